@@ -1,0 +1,33 @@
+// The orch command line: commander wiring only. Each command lives in its own module and is added
+// here as it becomes real; nothing is registered that does not work yet.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('orch')
+    .description('A container orchestrator: Raft-replicated managers schedule Docker containers on workers.')
+    .version(packageVersion(), '-v, --version', 'print the version')
+    .showHelpAfterError('(run "orch --help" for usage)')
+    .exitOverride();
+  return program;
+}
+
+/** Runs the CLI and returns the exit code (0 on success). */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    console.error(`orch: ${(err as Error).message}`);
+    return 1;
+  }
+}

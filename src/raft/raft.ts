@@ -1,0 +1,949 @@
+import { RaftLog } from './log.js';
+import { Progress } from './progress.js';
+import { committedIndex, copyConf, majority, validateConf, voteResult } from './quorum.js';
+import { Random } from './random.js';
+import {
+  EntryType,
+  NONE,
+  type AppMsg,
+  type AppRespMsg,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type HeartbeatMsg,
+  type HeartbeatRespMsg,
+  type Message,
+  type NodeId,
+  type ProposeResult,
+  type ReadIndexRespMsg,
+  type ReadState,
+  type Ready,
+  type Role,
+  type Snapshot,
+  type SnapMsg,
+  type SoftState,
+  type VoteMsg,
+  type VoteRespMsg,
+} from './types.js';
+
+/** What a node had made durable before it stopped: the input of a restart. */
+export interface PersistedState {
+  hardState: HardState;
+  snapshot: Snapshot | null;
+  /** Contiguous entries; they may start before the snapshot's index (trailing entries kept). */
+  entries: Entry[];
+}
+
+export interface RaftConfig {
+  id: NodeId;
+  /** The voter set of a new cluster. Ignored when `persisted` holds a snapshot (its conf wins). */
+  conf?: ConfState;
+  persisted?: PersistedState;
+  /** Ticks without hearing from a leader before a follower campaigns; randomized in [n, 2n). */
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  /** The election jitter's seed; different per node so that timeouts do not collide. */
+  seed?: number;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  maxMsgEntries?: number;
+  maxMsgBytes?: number;
+  maxInflight?: number;
+  maxInflightBytes?: number;
+  /** A leader refuses proposals past this much uncommitted data, so a lost quorum cannot grow the log forever. */
+  maxUncommittedBytes?: number;
+  /** At most this many committed entries are handed out per Ready. */
+  maxApplyEntries?: number;
+}
+
+interface ReadRequest {
+  from: NodeId;
+  ctx: number;
+}
+
+interface ReadRound {
+  seq: number;
+  index: number;
+  reqs: ReadRequest[];
+  acks: Set<NodeId>;
+}
+
+export interface ProgressStatus {
+  match: number;
+  next: number;
+  state: string;
+  recentActive: boolean;
+}
+
+export interface Status {
+  id: NodeId;
+  term: number;
+  vote: NodeId;
+  lead: NodeId;
+  role: Role;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  firstIndex: number;
+  conf: ConfState;
+  progress: Record<number, ProgressStatus>;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The Raft consensus core: a deterministic state machine in the style of etcd's raft. It reads no
+ * clock and does no I/O. The caller drives it with tick(), step(), propose() and readIndex(), then
+ * collects a Ready, carries it out (persist, send, apply) and calls advance().
+ *
+ * Between ready() and advance() the core must not be driven: the Ready describes a fixed state.
+ */
+export class Raft {
+  readonly id: NodeId;
+  term = 0;
+  vote: NodeId = NONE;
+  lead: NodeId = NONE;
+  role: Role = 'follower';
+  readonly log = new RaftLog();
+  conf: ConfState = { voters: [], learners: [] };
+  readonly prs = new Map<NodeId, Progress>();
+
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  private readonly maxMsgEntries: number;
+  private readonly maxMsgBytes: number;
+  private readonly maxInflight: number;
+  private readonly maxInflightBytes: number;
+  private readonly maxUncommittedBytes: number;
+  private readonly maxApplyEntries: number;
+  private readonly rand: Random;
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private readonly votes = new Map<NodeId, boolean>();
+  leadTransferee: NodeId = NONE;
+  private uncommittedBytes = 0;
+  /** Proposals were appended and not yet sent: sent together at the next ready() (group commit). */
+  private appendPending = false;
+
+  private msgs: Message[] = [];
+  private readStates: ReadState[] = [];
+  /** Leader: reads not yet put in a heartbeat round. Follower: ctxs not yet forwarded to the leader. */
+  private pendingReads: ReadRequest[] = [];
+  private readRounds: ReadRound[] = [];
+  private readSeq = 0;
+
+  private prevSoft: SoftState;
+  private prevHard: HardState;
+  private readyOut = false;
+
+  constructor(cfg: RaftConfig) {
+    if (!Number.isSafeInteger(cfg.id) || cfg.id <= 0) throw new Error(`raft: id must be a positive integer, got ${cfg.id}`);
+    this.id = cfg.id;
+    this.electionTicks = cfg.electionTicks ?? 10;
+    this.heartbeatTicks = cfg.heartbeatTicks ?? 1;
+    if (this.heartbeatTicks < 1 || this.electionTicks <= this.heartbeatTicks) {
+      throw new Error(`raft: electionTicks (${this.electionTicks}) must exceed heartbeatTicks (${this.heartbeatTicks}) >= 1`);
+    }
+    this.preVote = cfg.preVote ?? true;
+    this.checkQuorum = cfg.checkQuorum ?? true;
+    this.maxMsgEntries = cfg.maxMsgEntries ?? 1024;
+    this.maxMsgBytes = cfg.maxMsgBytes ?? 1 << 20;
+    this.maxInflight = cfg.maxInflight ?? 64;
+    this.maxInflightBytes = cfg.maxInflightBytes ?? 32 << 20;
+    this.maxUncommittedBytes = cfg.maxUncommittedBytes ?? 64 << 20;
+    this.maxApplyEntries = cfg.maxApplyEntries ?? 4096;
+    this.rand = new Random(cfg.seed ?? cfg.id * 7919);
+
+    const p = cfg.persisted;
+    let conf = cfg.conf;
+    if (p) {
+      this.restorePersisted(p);
+      if (p.snapshot) conf = p.snapshot.meta.conf;
+    }
+    if (!conf) throw new Error('raft: a configuration (conf) is required when no snapshot is persisted');
+    this.applyConf(conf);
+    this.becomeFollower(this.term, NONE);
+    this.prevSoft = { lead: this.lead, role: this.role };
+    this.prevHard = this.hardState();
+  }
+
+  private restorePersisted(p: PersistedState): void {
+    const ents = p.entries;
+    for (let k = 1; k < ents.length; k++) {
+      if (ents[k].index !== ents[0].index + k) {
+        throw new Error(`raft: persisted entries are not contiguous at index ${ents[k].index}`);
+      }
+    }
+    const log = this.log;
+    const s = p.snapshot;
+    if (s) {
+      const si = s.meta.index;
+      const first = ents.length ? ents[0].index : 0;
+      const last = ents.length ? ents[ents.length - 1].index : 0;
+      if (ents.length && first <= si && last >= si) {
+        if (ents[si - first].term !== s.meta.term) {
+          throw new Error(`raft: persisted entry ${si} has term ${ents[si - first].term}, the snapshot says ${s.meta.term}`);
+        }
+        // Keep the trailing entries before the snapshot for slow followers; the first one becomes
+        // the compaction boundary because its predecessor's term is not stored.
+        log.offset = first;
+        log.offsetTerm = ents[0].term;
+        log.entries = ents.slice(1);
+      } else if (ents.length && first === si + 1) {
+        log.offset = si;
+        log.offsetTerm = s.meta.term;
+        log.entries = ents.slice();
+      } else if (ents.length === 0 || last < si) {
+        log.offset = si;
+        log.offsetTerm = s.meta.term;
+        log.entries = [];
+      } else {
+        throw new Error(`raft: persisted entries start at ${first}, after the snapshot at ${si} (a gap)`);
+      }
+      log.snapshot = s;
+      log.applied = si;
+    } else if (ents.length && ents[0].index !== 1) {
+      throw new Error(`raft: persisted entries start at ${ents[0].index} but there is no snapshot`);
+    } else {
+      log.entries = ents.slice();
+    }
+    const hs = p.hardState;
+    if (hs.commit > log.lastIndex()) {
+      throw new Error(`raft: persisted commit ${hs.commit} is beyond the last persisted entry ${log.lastIndex()}`);
+    }
+    log.committed = Math.max(hs.commit, log.offset, s ? s.meta.index : 0);
+    log.stable = log.lastIndex();
+    this.term = hs.term;
+    this.vote = hs.vote;
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  /** One unit of logical time. */
+  tick(): void {
+    this.assertDrivable();
+    if (this.role === 'leader') this.tickHeartbeat();
+    else this.tickElection();
+  }
+
+  /** Starts an election now (as a timeout would). */
+  campaign(): void {
+    this.assertDrivable();
+    this.hup(false);
+  }
+
+  /** Appends a command to the log if this node leads. It is sent at the next ready(). */
+  propose(data: Uint8Array, type: EntryType = EntryType.Normal): ProposeResult {
+    this.assertDrivable();
+    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', lead: this.lead };
+    if (this.leadTransferee !== NONE) return { ok: false, reason: 'transferring', lead: this.lead };
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + data.length > this.maxUncommittedBytes) {
+      return { ok: false, reason: 'too-many-uncommitted', lead: this.lead };
+    }
+    const e: Entry = { term: this.term, index: this.log.lastIndex() + 1, type, data };
+    this.appendEntry(e);
+    return { ok: true, index: e.index, term: e.term };
+  }
+
+  /**
+   * Asks for a linearizable read. When it is safe, a ReadState with this ctx appears in a Ready: the
+   * read may be served once the application has applied ReadState.index. Returns false when no
+   * leader is known (the caller should retry elsewhere or later).
+   */
+  readIndex(ctx: number): boolean {
+    this.assertDrivable();
+    if (this.role === 'leader') {
+      this.pendingReads.push({ from: this.id, ctx });
+      return true;
+    }
+    if (this.lead === NONE || this.role !== 'follower') return false;
+    this.pendingReads.push({ from: this.id, ctx });
+    return true;
+  }
+
+  /** Hands leadership to `to` (thesis §3.10). Proposals are refused until it completes or times out. */
+  transferLeader(to: NodeId): boolean {
+    this.assertDrivable();
+    if (this.role !== 'leader' || to === this.id || !this.conf.voters.includes(to)) return false;
+    if (this.leadTransferee === to) return true;
+    this.leadTransferee = to;
+    this.electionElapsed = 0; // the transfer must finish within one election timeout
+    const pr = this.prs.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeout-now', from: this.id, to, term: this.term });
+    else this.sendAppend(to);
+    return true;
+  }
+
+  /** The transport could not deliver a snapshot (or delivered it): move the follower on. */
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    this.assertDrivable();
+    const pr = this.prs.get(to);
+    if (this.role !== 'leader' || !pr || pr.state !== 'snapshot') return;
+    if (!ok) pr.pendingSnapshot = 0;
+    pr.becomeProbe();
+    // Wait for the next heartbeat answer before probing again, as etcd does.
+    pr.probeSent = true;
+  }
+
+  /** The transport could not reach `to`: stop streaming optimistically to it. */
+  reportUnreachable(to: NodeId): void {
+    this.assertDrivable();
+    const pr = this.prs.get(to);
+    if (this.role === 'leader' && pr && pr.state === 'replicate') pr.becomeProbe();
+  }
+
+  step(m: Message): void {
+    this.assertDrivable();
+    if (m.to !== this.id || m.from === this.id) return;
+    if (m.term > this.term) {
+      if (m.type === 'vote' || m.type === 'pre-vote') {
+        // Within a lease from a live leader, a vote request is from a node that was cut off; with
+        // CheckQuorum it cannot depose the leader (unless the leader itself asked, by transfer).
+        const inLease = this.checkQuorum && this.lead !== NONE && this.electionElapsed < this.electionTicks;
+        if (inLease && !m.transfer) return;
+      }
+      if (m.type === 'pre-vote') {
+        // A pre-vote never changes our term.
+      } else if (m.type === 'pre-vote-resp' && !m.reject) {
+        // A granted pre-vote carries the term we would campaign at, not a term we must adopt.
+      } else {
+        const fromLeader = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
+        this.becomeFollower(m.term, fromLeader ? m.from : NONE);
+      }
+    } else if (m.term < this.term) {
+      if ((this.checkQuorum || this.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
+        // A leader from an older term that was cut off: tell it our term so it steps down. Without
+        // this, a node isolated at a higher term could never rejoin under PreVote.
+        this.send({ type: 'app-resp', from: this.id, to: m.from, term: this.term, index: 0, reject: false, hintIndex: 0, hintTerm: 0 });
+      } else if (m.type === 'pre-vote') {
+        this.send({ type: 'pre-vote-resp', from: this.id, to: m.from, term: this.term, reject: true });
+      }
+      return;
+    }
+
+    if (m.type === 'vote' || m.type === 'pre-vote') {
+      this.handleVote(m);
+      return;
+    }
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(m);
+        break;
+      case 'candidate':
+      case 'pre-candidate':
+        this.stepCandidate(m);
+        break;
+      case 'follower':
+        this.stepFollower(m);
+        break;
+    }
+  }
+
+  // ---- the Ready --------------------------------------------------------------------------
+
+  hasReady(): boolean {
+    this.flush();
+    const l = this.log;
+    return (
+      this.msgs.length > 0 ||
+      this.readStates.length > 0 ||
+      l.stable < l.lastIndex() ||
+      l.pendingSnapshot !== null ||
+      l.hasNextCommitted() ||
+      this.softChanged() ||
+      this.hardChanged()
+    );
+  }
+
+  ready(): Ready {
+    this.flush();
+    const l = this.log;
+    const rd: Ready = {
+      softState: this.softChanged() ? { lead: this.lead, role: this.role } : null,
+      hardState: this.hardChanged() ? this.hardState() : null,
+      snapshot: l.pendingSnapshot,
+      entries: l.unstableEntries(),
+      committedEntries: l.nextCommitted(this.maxApplyEntries),
+      messages: this.msgs,
+      readStates: this.readStates,
+    };
+    this.readyOut = true;
+    return rd;
+  }
+
+  advance(rd: Ready): void {
+    const l = this.log;
+    this.readyOut = false;
+    if (rd.softState) this.prevSoft = rd.softState;
+    if (rd.hardState) this.prevHard = rd.hardState;
+    if (rd.snapshot) {
+      l.applied = Math.max(l.applied, rd.snapshot.meta.index);
+      l.stable = Math.max(l.stable, rd.snapshot.meta.index);
+      if (l.pendingSnapshot === rd.snapshot) l.pendingSnapshot = null;
+    }
+    if (rd.entries.length > 0) l.stable = Math.max(l.stable, rd.entries[rd.entries.length - 1].index);
+    if (rd.committedEntries.length > 0) l.applied = rd.committedEntries[rd.committedEntries.length - 1].index;
+    if (this.msgs === rd.messages) this.msgs = [];
+    if (this.readStates === rd.readStates) this.readStates = [];
+  }
+
+  /**
+   * Records a snapshot the application took at `index` (applied) and drops the entries it covers,
+   * keeping `keep` entries before it for followers that are only a little behind. The caller persists
+   * the snapshot and may delete persisted entries up to the returned `compactedTo`.
+   */
+  createSnapshot(index: number, data: Uint8Array, keep = 0): { snapshot: Snapshot; compactedTo: number } | null {
+    this.assertDrivable();
+    const l = this.log;
+    if (index > l.applied) throw new Error(`raft: snapshot at ${index} is beyond the applied index ${l.applied}`);
+    if (l.snapshot && index <= l.snapshot.meta.index) return null;
+    if (index < l.offset) return null;
+    const snapshot: Snapshot = { meta: { index, term: l.term(index), conf: copyConf(this.conf) }, data };
+    l.snapshot = snapshot;
+    const to = Math.min(index - keep, l.stable);
+    if (to > l.offset) l.compact(to);
+    return { snapshot, compactedTo: l.offset };
+  }
+
+  status(): Status {
+    const progress: Record<number, ProgressStatus> = {};
+    if (this.role === 'leader') {
+      for (const [id, pr] of this.prs) {
+        progress[id] = { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive };
+      }
+    }
+    return {
+      id: this.id,
+      term: this.term,
+      vote: this.vote,
+      lead: this.lead,
+      role: this.role,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+      firstIndex: this.log.firstIndex(),
+      conf: copyConf(this.conf),
+      progress,
+    };
+  }
+
+  // ---- state transitions ------------------------------------------------------------------
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.lead = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout = this.electionTicks + this.rand.int(0, this.electionTicks);
+    this.leadTransferee = NONE;
+    this.votes.clear();
+    this.uncommittedBytes = 0;
+    this.appendPending = false;
+    this.pendingReads = [];
+    this.readRounds = [];
+    const last = this.log.lastIndex();
+    for (const id of [...this.prs.keys()]) {
+      const fresh = new Progress(last + 1, this.maxInflight, this.maxInflightBytes);
+      if (id === this.id) fresh.match = last;
+      this.prs.set(id, fresh);
+    }
+  }
+
+  private becomeFollower(term: number, lead: NodeId): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.lead = lead;
+  }
+
+  private becomePreCandidate(): void {
+    // Neither the term nor the vote changes: a pre-election disturbs nobody.
+    this.votes.clear();
+    this.role = 'pre-candidate';
+    this.lead = NONE;
+    this.pendingReads = [];
+  }
+
+  private becomeCandidate(): void {
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+  }
+
+  private becomeLeader(): void {
+    this.reset(this.term);
+    this.role = 'leader';
+    this.lead = this.id;
+    const self = this.prs.get(this.id);
+    if (self) self.becomeReplicate();
+    for (const pr of this.prs.values()) pr.recentActive = false;
+    if (self) self.recentActive = true;
+    // A no-op in the new term: entries of earlier terms commit only with it (§5.4.2, Figure 8).
+    this.appendEntry({ term: this.term, index: this.log.lastIndex() + 1, type: EntryType.Normal, data: EMPTY });
+  }
+
+  private promotable(): boolean {
+    return this.conf.voters.includes(this.id);
+  }
+
+  private hup(transfer: boolean): void {
+    if (this.role === 'leader' || !this.promotable()) return;
+    if (this.preVote && !transfer) this.runElection('pre-vote', false);
+    else this.runElection('vote', transfer);
+  }
+
+  private runElection(kind: 'pre-vote' | 'vote', transfer: boolean): void {
+    let voteTerm: number;
+    if (kind === 'pre-vote') {
+      this.becomePreCandidate();
+      voteTerm = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      voteTerm = this.term;
+    }
+    this.votes.set(this.id, true);
+    if (voteResult(this.conf.voters, this.votes) === 'won') {
+      // A single voter wins at once.
+      if (kind === 'pre-vote') this.runElection('vote', false);
+      else this.becomeLeader();
+      return;
+    }
+    const index = this.log.lastIndex();
+    const logTerm = this.log.lastTerm();
+    for (const to of this.conf.voters) {
+      if (to === this.id) continue;
+      this.send({ type: kind, from: this.id, to, term: voteTerm, index, logTerm, transfer });
+    }
+  }
+
+  private handleVote(m: VoteMsg): void {
+    const respType = m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp';
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === NONE && this.lead === NONE) ||
+      (m.type === 'pre-vote' && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      // A grant answers in the requested term (for a pre-vote, the term the candidate would use).
+      this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
+      if (m.type === 'vote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  // ---- per-role message handling -----------------------------------------------------------
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'app':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleAppend(m);
+        break;
+      case 'heartbeat':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleHeartbeat(m);
+        break;
+      case 'snap':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleSnapshot(m);
+        break;
+      case 'timeout-now':
+        // The leader hands over: campaign at once, skipping the pre-vote and others' leases.
+        this.hup(true);
+        break;
+      case 'read-index-resp':
+        this.handleReadIndexResp(m);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case 'app':
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        break;
+      case 'heartbeat':
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        break;
+      case 'snap':
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
+        break;
+      case 'vote-resp':
+      case 'pre-vote-resp':
+        this.handleVoteResp(m);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private handleVoteResp(m: VoteRespMsg): void {
+    const expected = this.role === 'pre-candidate' ? 'pre-vote-resp' : 'vote-resp';
+    if (m.type !== expected) return;
+    this.votes.set(m.from, !m.reject);
+    const r = voteResult(this.conf.voters, this.votes);
+    if (r === 'won') {
+      if (this.role === 'pre-candidate') this.runElection('vote', false);
+      else this.becomeLeader();
+    } else if (r === 'lost') {
+      this.becomeFollower(this.term, NONE);
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    const pr = this.prs.get(m.from);
+    switch (m.type) {
+      case 'app-resp':
+        if (pr) this.handleAppResp(m, pr);
+        break;
+      case 'heartbeat-resp':
+        if (pr) this.handleHeartbeatResp(m, pr);
+        break;
+      case 'read-index':
+        for (const ctx of m.ctxs) this.pendingReads.push({ from: m.from, ctx });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private handleAppend(m: AppMsg): void {
+    const l = this.log;
+    if (m.index < l.committed) {
+      this.sendAppResp(m.from, l.committed, false, 0, 0);
+      return;
+    }
+    const last = l.maybeAppend(m.index, m.logTerm, m.entries);
+    if (last >= 0) {
+      l.commitTo(Math.min(m.commit, last));
+      this.sendAppResp(m.from, last, false, 0, 0);
+      return;
+    }
+    // Tell the leader where our log might match, so it skips a whole term at a time.
+    const hint = l.findConflictByTerm(Math.min(m.index, l.lastIndex()), m.logTerm);
+    this.sendAppResp(m.from, m.index, true, hint.index, hint.term);
+  }
+
+  private handleHeartbeat(m: HeartbeatMsg): void {
+    // The leader sends min(our match, its commit): everything up to it is in our log and matches.
+    this.log.commitTo(m.commit);
+    const resp: HeartbeatRespMsg = { type: 'heartbeat-resp', from: this.id, to: m.from, term: this.term, readRound: m.readRound };
+    this.send(resp);
+    this.flushFollowerReads();
+  }
+
+  private handleSnapshot(m: SnapMsg): void {
+    const s = m.snapshot;
+    const l = this.log;
+    if (s.meta.index <= l.committed) {
+      this.sendAppResp(m.from, l.committed, false, 0, 0);
+      return;
+    }
+    if (l.matchTerm(s.meta.index, s.meta.term)) {
+      // We already hold the snapshot's last entry: just learn that it is committed.
+      l.commitTo(s.meta.index);
+      this.sendAppResp(m.from, l.committed, false, 0, 0);
+      return;
+    }
+    l.restore(s);
+    this.applyConf(s.meta.conf);
+    this.sendAppResp(m.from, l.lastIndex(), false, 0, 0);
+  }
+
+  private handleAppResp(m: AppRespMsg, pr: Progress): void {
+    pr.recentActive = true;
+    if (m.reject) {
+      let next = m.hintIndex;
+      if (m.hintTerm > 0) next = this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
+      if (pr.maybeDecrTo(m.index, next)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(m.from);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (!(pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === 'probe'))) return;
+    pr.ackedSinceHeartbeat = true;
+    pr.stalled = 0;
+    if (pr.state === 'probe') pr.becomeReplicate();
+    else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
+
+    if (this.maybeCommit()) this.bcastAppend(true);
+    else if (wasPaused) this.sendAppend(m.from);
+    // Stream whatever else the window now allows.
+    while (this.maybeSendAppend(m.from, false));
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+      this.send({ type: 'timeout-now', from: this.id, to: m.from, term: this.term });
+    }
+  }
+
+  private handleHeartbeatResp(m: HeartbeatRespMsg, pr: Progress): void {
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.state === 'replicate') {
+      // The follower is reachable but nothing we streamed was acknowledged for two heartbeats: an
+      // append was lost. Fall back to probing from its match point rather than wait for new writes.
+      if (pr.stalled >= 2) pr.becomeProbe();
+      else if (pr.inflights.full()) pr.inflights.freeFirst();
+    }
+    if (pr.match < this.log.lastIndex() || pr.state === 'probe') this.sendAppend(m.from);
+    if (m.readRound > 0) this.ackReadRound(m.readRound, m.from);
+  }
+
+  // ---- replication --------------------------------------------------------------------------
+
+  private appendEntry(e: Entry): void {
+    this.log.append(e);
+    this.uncommittedBytes += e.data.length;
+    this.prs.get(this.id)?.maybeUpdate(e.index);
+    this.appendPending = true;
+  }
+
+  private maybeCommit(): boolean {
+    const l = this.log;
+    const ci = committedIndex(this.conf.voters, (id) => this.prs.get(id)?.match ?? 0);
+    // Only an entry of the current term is committed by counting replicas (§5.4.2).
+    if (ci <= l.committed || l.term(ci) !== this.term) return false;
+    for (let i = l.committed + 1; i <= ci; i++) this.uncommittedBytes -= l.entry(i).data.length;
+    if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
+    l.commitTo(ci);
+    return true;
+  }
+
+  private sendAppend(to: NodeId): boolean {
+    return this.maybeSendAppend(to, true);
+  }
+
+  private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.prs.get(to);
+    if (!pr || to === this.id || pr.isPaused()) return false;
+    const l = this.log;
+    const prevIndex = pr.next - 1;
+    const prevTerm = l.term(prevIndex);
+    if (prevTerm < 0) return this.sendSnapshot(to, pr);
+    const ents = pr.next <= l.lastIndex() ? l.slice(pr.next, l.lastIndex(), this.maxMsgEntries, this.maxMsgBytes) : [];
+    if (ents.length === 0 && !sendIfEmpty) return false;
+    const msg: AppMsg = { type: 'app', from: this.id, to, term: this.term, index: prevIndex, logTerm: prevTerm, entries: ents, commit: l.committed };
+    this.send(msg);
+    if (pr.state === 'replicate') {
+      if (ents.length > 0) {
+        const last = ents[ents.length - 1].index;
+        let bytes = 0;
+        for (const e of ents) bytes += e.data.length;
+        pr.next = last + 1;
+        pr.inflights.add(last, bytes);
+      }
+    } else {
+      pr.probeSent = true;
+    }
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId, pr: Progress): boolean {
+    const s = this.log.snapshot;
+    if (!pr.recentActive || !s) return false;
+    this.send({ type: 'snap', from: this.id, to, term: this.term, snapshot: s });
+    pr.becomeSnapshot(s.meta.index);
+    return true;
+  }
+
+  private bcastAppend(sendIfEmpty: boolean): void {
+    for (const id of this.prs.keys()) {
+      if (id !== this.id) this.maybeSendAppend(id, sendIfEmpty);
+    }
+  }
+
+  private bcastHeartbeat(readRound: number): void {
+    const last = this.log.lastIndex();
+    for (const [id, pr] of this.prs) {
+      if (id === this.id) continue;
+      if (pr.state === 'replicate' && !pr.ackedSinceHeartbeat && pr.match < last && pr.inflights.count > 0) pr.stalled++;
+      else if (pr.ackedSinceHeartbeat || pr.match >= last) pr.stalled = 0;
+      pr.ackedSinceHeartbeat = false;
+      const commit = Math.min(pr.match, this.log.committed);
+      this.send({ type: 'heartbeat', from: this.id, to: id, term: this.term, commit, readRound });
+    }
+  }
+
+  private sendAppResp(to: NodeId, index: number, reject: boolean, hintIndex: number, hintTerm: number): void {
+    this.send({ type: 'app-resp', from: this.id, to, term: this.term, index, reject, hintIndex, hintTerm });
+  }
+
+  private send(m: Message): void {
+    this.msgs.push(m);
+  }
+
+  // ---- time ---------------------------------------------------------------------------------
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup(false);
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    for (const pr of this.prs.values()) {
+      // A snapshot whose answer never came (the follower crashed while installing it) is retried.
+      if (pr.state === 'snapshot' && ++pr.snapshotTicks > 2 * this.electionTicks) {
+        pr.pendingSnapshot = 0;
+        pr.becomeProbe();
+      }
+    }
+    if (this.electionElapsed >= this.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.checkQuorum) {
+        if (!this.quorumActive()) {
+          this.becomeFollower(this.term, NONE);
+          return;
+        }
+        for (const [id, pr] of this.prs) pr.recentActive = id === this.id;
+      }
+      // A transfer that did not finish within an election timeout is abandoned.
+      this.leadTransferee = NONE;
+    }
+    if (this.heartbeatElapsed >= this.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      const open = this.readRounds.length > 0 ? this.readRounds[this.readRounds.length - 1].seq : 0;
+      this.bcastHeartbeat(open);
+    }
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const id of this.conf.voters) {
+      if (id === this.id || this.prs.get(id)?.recentActive) active++;
+    }
+    return active >= majority(this.conf.voters.length);
+  }
+
+  // ---- reads --------------------------------------------------------------------------------
+
+  /** Work deferred so that it is batched: proposals share one append, reads share one round. */
+  private flush(): void {
+    if (this.readyOut) return;
+    if (this.role === 'leader') {
+      if (this.appendPending) {
+        this.appendPending = false;
+        if (this.conf.voters.length === 1 && this.maybeCommit()) this.bcastAppend(true);
+        else this.bcastAppend(false);
+      }
+      if (this.pendingReads.length > 0 && this.committedInTerm()) this.startReadRound();
+    } else if (this.role === 'follower') {
+      this.flushFollowerReads();
+    }
+  }
+
+  private committedInTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  private startReadRound(): void {
+    const reqs = this.pendingReads;
+    this.pendingReads = [];
+    const round: ReadRound = { seq: ++this.readSeq, index: this.log.committed, reqs, acks: new Set([this.id]) };
+    if (this.conf.voters.length === 1) {
+      this.releaseReads([round]);
+      return;
+    }
+    this.readRounds.push(round);
+    this.bcastHeartbeat(round.seq);
+  }
+
+  private ackReadRound(seq: number, from: NodeId): void {
+    const k = this.readRounds.findIndex((r) => r.seq === seq);
+    if (k < 0 || !this.conf.voters.includes(from)) return;
+    const round = this.readRounds[k];
+    round.acks.add(from);
+    if (round.acks.size < majority(this.conf.voters.length)) return;
+    // A quorum confirmed our leadership after this round began, hence after every earlier one did.
+    this.releaseReads(this.readRounds.splice(0, k + 1));
+  }
+
+  private releaseReads(rounds: ReadRound[]): void {
+    for (const round of rounds) {
+      const byFollower = new Map<NodeId, number[]>();
+      for (const req of round.reqs) {
+        if (req.from === this.id) this.readStates.push({ index: round.index, ctx: req.ctx });
+        else {
+          const list = byFollower.get(req.from) ?? [];
+          list.push(req.ctx);
+          byFollower.set(req.from, list);
+        }
+      }
+      for (const [to, ctxs] of byFollower) {
+        this.send({ type: 'read-index-resp', from: this.id, to, term: this.term, index: round.index, ctxs });
+      }
+    }
+  }
+
+  private flushFollowerReads(): void {
+    if (this.pendingReads.length === 0 || this.lead === NONE) return;
+    const ctxs = this.pendingReads.map((r) => r.ctx);
+    this.pendingReads = [];
+    this.send({ type: 'read-index', from: this.id, to: this.lead, term: this.term, ctxs });
+  }
+
+  private handleReadIndexResp(m: ReadIndexRespMsg): void {
+    for (const ctx of m.ctxs) this.readStates.push({ index: m.index, ctx });
+  }
+
+  // ---- configuration ------------------------------------------------------------------------
+
+  private applyConf(c: ConfState): void {
+    validateConf(c);
+    this.conf = copyConf(c);
+    const ids = new Set([...c.voters, ...c.learners]);
+    for (const id of [...this.prs.keys()]) if (!ids.has(id)) this.prs.delete(id);
+    const last = this.log.lastIndex();
+    for (const id of ids) {
+      if (!this.prs.has(id)) {
+        const pr = new Progress(last + 1, this.maxInflight, this.maxInflightBytes);
+        if (id === this.id) pr.match = last;
+        this.prs.set(id, pr);
+      }
+    }
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private softChanged(): boolean {
+    return this.prevSoft.lead !== this.lead || this.prevSoft.role !== this.role;
+  }
+
+  private hardChanged(): boolean {
+    const h = this.prevHard;
+    return h.term !== this.term || h.vote !== this.vote || h.commit !== this.log.committed;
+  }
+
+  private assertDrivable(): void {
+    if (this.readyOut) throw new Error('raft: the core was driven between ready() and advance()');
+  }
+}
