@@ -2,6 +2,9 @@
 // here as it becomes real; nothing is registered that does not work yet.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { ApiRequestError } from '../client/client.js';
+import { clusterCommand, kvCommand } from './commands/kv.js';
+import { managerCommand } from './commands/manager.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,6 +19,9 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-v, --version', 'print the version')
     .showHelpAfterError('(run "orch --help" for usage)')
     .exitOverride();
+  managerCommand(program);
+  kvCommand(program);
+  clusterCommand(program);
   return program;
 }
 
@@ -27,7 +33,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    console.error(`orch: ${(err as Error).message}`);
+    const msg = err instanceof ApiRequestError ? `${err.message} (${err.code})` : (err as Error).message;
+    console.error(`orch: ${msg.split('\n')[0]}`);
     return 1;
   }
 }

@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { OrchClient } from '../../client/client.js';
+import { resolveManagers } from '../managers.js';
+import { printJson, printTable } from '../output.js';
+import { intOption } from '../parse.js';
+
+interface ClientOpts {
+  manager?: string;
+  json?: boolean;
+}
+
+async function withClient<T>(o: ClientOpts, f: (c: OrchClient) => Promise<T>): Promise<T> {
+  const c = new OrchClient(resolveManagers(o.manager));
+  try {
+    return await f(c);
+  } finally {
+    await c.close();
+  }
+}
+
+export function kvCommand(program: Command): void {
+  const kv = program.command('kv').description('read and write the replicated key/value store');
+  kv.command('set <key> <value>')
+    .description('set a key (with --cas, only if its version matches; --cas 0: only if absent)')
+    .option('--cas <version>', 'expected current version', intOption('--cas'))
+    .option('--manager <addrs>', 'managers to talk to')
+    .option('--json', 'machine-readable output')
+    .action(async (key: string, value: string, o: ClientOpts & { cas?: number }) => {
+      const item = await withClient(o, (c) => c.kvPut(key, value, { cas: o.cas }));
+      if (o.json) printJson(item);
+      else console.log(`${item.key} = ${item.value} (version ${item.version})`);
+    });
+  kv.command('get <key>')
+    .description('read a key (linearizable unless --stale)')
+    .option('--stale', 'read this manager\'s copy without confirming with the leader')
+    .option('--manager <addrs>', 'managers to talk to')
+    .option('--json', 'machine-readable output')
+    .action(async (key: string, o: ClientOpts & { stale?: boolean }) => {
+      const item = await withClient(o, (c) => c.kvGet(key, { stale: o.stale }));
+      if (o.json) printJson(item);
+      else console.log(item.value);
+    });
+  kv.command('rm <key>')
+    .description('delete a key')
+    .option('--cas <version>', 'expected current version', intOption('--cas'))
+    .option('--manager <addrs>', 'managers to talk to')
+    .option('--json', 'machine-readable output')
+    .action(async (key: string, o: ClientOpts & { cas?: number }) => {
+      const res = await withClient(o, (c) => c.kvDelete(key, { cas: o.cas }));
+      if (o.json) printJson(res);
+      else console.log(`deleted ${res.key}`);
+    });
+  kv.command('ls [prefix]')
+    .description('list keys with a prefix')
+    .option('--stale', 'read this manager\'s copy without confirming with the leader')
+    .option('--manager <addrs>', 'managers to talk to')
+    .option('--json', 'machine-readable output')
+    .action(async (prefix: string | undefined, o: ClientOpts & { stale?: boolean }) => {
+      const items = await withClient(o, (c) => c.kvList(prefix ?? '', { stale: o.stale }));
+      if (o.json) printJson(items);
+      else printTable(['KEY', 'VALUE', 'VERSION'], items.map((i) => [i.key, i.value, i.version]));
+    });
+}
+
+export function clusterCommand(program: Command): void {
+  program
+    .command('cluster')
+    .description('list the managers: id, address, role, term, commit, applied, reachable')
+    .option('--manager <addrs>', 'managers to talk to')
+    .option('--json', 'machine-readable output')
+    .action(async (o: ClientOpts) => {
+      const info = await withClient(o, (c) => c.cluster());
+      if (o.json) return printJson(info);
+      printTable(
+        ['ID', 'ADDRESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'REACHABLE'],
+        info.managers.map((m) => [m.id, m.address, m.id === info.leader ? 'leader *' : m.role, m.term, m.commit, m.applied, m.reachable ? 'yes' : 'no']),
+      );
+    });
+}

@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { startManager } from '../../manager/manager.js';
+import { intOption } from '../parse.js';
+
+export function managerCommand(program: Command): void {
+  program
+    .command('manager')
+    .description('run a manager replica (Raft over HTTP, state in LevelDB)')
+    .requiredOption('--listen <addr>', 'host:port to serve the API and Raft on')
+    .requiredOption('--peers <addrs>', 'comma-separated host:port of every manager, this one included')
+    .requiredOption('--data-dir <dir>', 'where the log, snapshots and identity are kept')
+    .option('--advertise <addr>', 'the address peers reach this manager at (default: --listen)')
+    .option('--heartbeat-ms <n>', 'Raft heartbeat interval', intOption('--heartbeat-ms'), 100)
+    .option('--election-ms <n>', 'Raft election timeout (randomized up to twice this)', intOption('--election-ms'), 1000)
+    .option('--snapshot-every <n>', 'snapshot and compact the log every n applied entries', intOption('--snapshot-every'), 10000)
+    .option('--keep-entries <n>', 'entries kept before a snapshot for followers a little behind', intOption('--keep-entries'), 5000)
+    .option('--log-level <level>', 'fatal|error|warn|info|debug', 'info')
+    .action(async (o: { listen: string; peers: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string }) => {
+      const m = await startManager({ ...o, peers: o.peers.split(',') });
+      await new Promise<void>((resolve) => {
+        const onSignal = (sig: string) => {
+          m.app.log.info(`${sig}: stopping`);
+          m.stop().then(resolve, (err: Error) => {
+            console.error(`orch manager: stop failed: ${err.message}`);
+            resolve();
+          });
+        };
+        process.once('SIGTERM', () => onSignal('SIGTERM'));
+        process.once('SIGINT', () => onSignal('SIGINT'));
+      });
+    });
+}

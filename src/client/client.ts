@@ -1,0 +1,142 @@
+// The typed client of the public API, used by the CLI, workers, tests and benchmarks. It takes a
+// list of managers; on a connection error or a 503 it tries the next one (after a short backoff
+// once all were tried), with the same idempotency key, so a retry across a leader change is safe.
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'undici';
+
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface ClientOptions {
+  /** Total time to keep retrying an unavailable cluster. */
+  deadlineMs?: number;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+}
+
+export interface KvItem {
+  key: string;
+  value: string;
+  version: number;
+}
+
+export interface ManagerInfo {
+  id: number;
+  address: string;
+  role: string;
+  term: number;
+  commit: number;
+  applied: number;
+  reachable: boolean;
+}
+
+export interface ClusterInfo {
+  leader: number | null;
+  term: number;
+  managers: ManagerInfo[];
+}
+
+type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+
+const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+export class OrchClient {
+  private preferred = 0;
+  private readonly agent: Agent;
+  private readonly deadlineMs: number;
+  private readonly timeoutMs: number;
+
+  constructor(
+    readonly managers: string[],
+    opts: ClientOptions = {},
+  ) {
+    if (managers.length === 0) throw new Error('no manager address given (use --manager host:port or ORCH_MANAGER)');
+    this.deadlineMs = opts.deadlineMs ?? 15_000;
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 128, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, connect: { timeout: 1_000 } });
+  }
+
+  async call<T>(method: Method, path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
+    const key = method === 'GET' ? undefined : (idempotencyKey ?? randomUUID());
+    const deadline = Date.now() + this.deadlineMs;
+    let last: Error = new Error('no manager answered');
+    for (let attempt = 0; ; attempt++) {
+      const k = (this.preferred + attempt) % this.managers.length;
+      const addr = this.managers[k];
+      try {
+        const headers: Record<string, string> = {};
+        if (body !== undefined) headers['content-type'] = 'application/json';
+        if (key) headers['idempotency-key'] = key;
+        const res = await request(`http://${addr}${path}`, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          dispatcher: this.agent,
+        });
+        const text = await res.body.text();
+        const json = text.length ? (JSON.parse(text) as unknown) : null;
+        if (res.statusCode < 300) {
+          this.preferred = k;
+          return json as T;
+        }
+        const e = (json as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
+        throw new ApiRequestError(res.statusCode, e?.code ?? `http-${res.statusCode}`, e?.message ?? `HTTP ${res.statusCode} from ${addr}`, e?.details);
+      } catch (err) {
+        if (err instanceof ApiRequestError) {
+          if (err.status !== 503) throw err;
+          last = err; // unavailable here: try the next manager
+        } else {
+          const code = (err as { code?: string }).code;
+          const msg = `${addr}: ${(err as Error).message}`;
+          if (!code || !RETRYABLE_CODES.has(code)) throw new Error(msg);
+          last = new Error(msg);
+        }
+      }
+      if (Date.now() >= deadline) throw last;
+      // After every manager was tried once, wait a little: an election takes about a second.
+      if ((attempt + 1) % this.managers.length === 0) await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** Math.floor(attempt / this.managers.length), 400)));
+    }
+  }
+
+  kvPut(key: string, value: string, opts: { cas?: number; idempotencyKey?: string } = {}): Promise<KvItem> {
+    const q = opts.cas === undefined ? '' : `?cas=${opts.cas}`;
+    return this.call('PUT', `/v1/kv/${encodeKey(key)}${q}`, { value }, opts.idempotencyKey);
+  }
+
+  kvGet(key: string, opts: { stale?: boolean } = {}): Promise<KvItem> {
+    return this.call('GET', `/v1/kv/${encodeKey(key)}${opts.stale ? '?stale=true' : ''}`);
+  }
+
+  kvDelete(key: string, opts: { cas?: number; idempotencyKey?: string } = {}): Promise<{ key: string; deleted: true; version: number }> {
+    const q = opts.cas === undefined ? '' : `?cas=${opts.cas}`;
+    return this.call('DELETE', `/v1/kv/${encodeKey(key)}${q}`, undefined, opts.idempotencyKey);
+  }
+
+  kvList(prefix = '', opts: { stale?: boolean } = {}): Promise<KvItem[]> {
+    const q = new URLSearchParams();
+    if (prefix) q.set('prefix', prefix);
+    if (opts.stale) q.set('stale', 'true');
+    const s = q.toString();
+    return this.call('GET', `/v1/kv${s ? '?' + s : ''}`);
+  }
+
+  cluster(): Promise<ClusterInfo> {
+    return this.call('GET', '/v1/cluster');
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}

@@ -1,0 +1,57 @@
+// /v1/cluster: every manager's view, gathered by this one. Each peer is asked for its own status
+// (GET /raft/status) with a short timeout; one that does not answer is listed as unreachable.
+import type { FastifyPluginAsync } from 'fastify';
+import { request } from 'undici';
+import { NONE, type NodeId } from '../../raft/index.js';
+import type { ManagerContext } from '../context.js';
+
+export interface ManagerStatus {
+  id: NodeId;
+  address: string;
+  role: string;
+  term: number;
+  commit: number;
+  applied: number;
+  reachable: boolean;
+  leader?: NodeId | null;
+}
+
+export function selfStatus(ctx: ManagerContext): ManagerStatus {
+  const s = ctx.node.status();
+  return {
+    id: ctx.self,
+    address: ctx.addresses.get(ctx.self)!,
+    role: s.role,
+    term: s.term,
+    commit: s.commit,
+    applied: s.applied,
+    reachable: true,
+    leader: s.lead === NONE ? null : s.lead,
+  };
+}
+
+async function peerStatus(id: NodeId, address: string): Promise<ManagerStatus> {
+  try {
+    const res = await request(`http://${address}/raft/status`, { headersTimeout: 500, bodyTimeout: 500, signal: AbortSignal.timeout(800) });
+    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+    return (await res.body.json()) as ManagerStatus;
+  } catch {
+    return { id, address, role: 'unknown', term: 0, commit: 0, applied: 0, reachable: false, leader: null };
+  }
+}
+
+export const clusterRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (app, { ctx }) => {
+  app.get('/raft/status', async () => ({ ...selfStatus(ctx), stats: ctx.node.metrics, transport: ctx.node.transportStats() }));
+
+  app.get('/v1/cluster', async () => {
+    const me = selfStatus(ctx);
+    const others = await Promise.all([...ctx.addresses].filter(([id]) => id !== ctx.self).map(([id, addr]) => peerStatus(id, addr)));
+    const managers = [me, ...others].sort((a, b) => a.id - b.id);
+    const leader = managers.find((m) => m.reachable && m.role === 'leader' && m.term === Math.max(...managers.map((x) => x.term)));
+    return {
+      leader: leader ? leader.id : null,
+      term: Math.max(...managers.map((m) => m.term)),
+      managers: managers.map(({ leader: _l, ...m }) => m),
+    };
+  });
+};

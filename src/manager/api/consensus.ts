@@ -1,0 +1,73 @@
+// The bridge from HTTP requests to the replicated state: writes are proposed on the leader (a
+// follower forwards them, as Swarm's managers do), and reads are linearizable through ReadIndex
+// unless the caller asks for ?stale=true.
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { request } from 'undici';
+import { NONE, NotCommittedError, NotLeaderError, OutcomeUnknownError } from '../../raft/index.js';
+import type { ManagerContext } from '../context.js';
+import { ManagerState, type Command } from '../state/machine.js';
+import { ApiError } from './errors.js';
+
+const FORWARDED = 'x-orch-forwarded';
+const IDEMPOTENCY = 'idempotency-key';
+
+function noLeader(): ApiError {
+  return new ApiError(503, 'no-leader', 'no leader: the managers are electing one or have lost their quorum; retry shortly');
+}
+
+/** Sends the request on to the leader and relays its answer. Returns null when this node leads. */
+export async function forwardIfFollower(ctx: ManagerContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | null> {
+  if (ctx.node.isLeader()) return null;
+  if (req.headers[FORWARDED]) throw new ApiError(503, 'leader-changed', 'the leader changed while the request was forwarded; retry');
+  const lead = ctx.node.leaderId();
+  const addr = lead === NONE ? undefined : ctx.addresses.get(lead);
+  if (!addr) throw noLeader();
+  const headers: Record<string, string> = { [FORWARDED]: String(ctx.self) };
+  for (const h of ['content-type', IDEMPOTENCY, 'authorization']) {
+    const v = req.headers[h];
+    if (typeof v === 'string') headers[h] = v;
+  }
+  let res;
+  try {
+    res = await request(`http://${addr}${req.url}`, {
+      method: req.method as 'PUT',
+      headers,
+      body: req.body === undefined || req.body === null ? undefined : JSON.stringify(req.body),
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+  } catch (err) {
+    throw new ApiError(503, 'leader-unreachable', `the leader (manager ${lead} at ${addr}) did not answer: ${(err as Error).message}; retry`);
+  }
+  const text = await res.body.text();
+  reply.code(res.statusCode).header('content-type', res.headers['content-type'] ?? 'application/json');
+  return reply.send(text);
+}
+
+/** Proposes a command on the leader and returns the state machine's result. */
+export async function propose(ctx: ManagerContext, req: FastifyRequest, cmd: Command): Promise<unknown> {
+  const key = req.headers[IDEMPOTENCY];
+  const id = typeof key === 'string' && key.length > 0 ? key : randomUUID();
+  try {
+    return await ctx.node.propose(ManagerState.encode({ ...cmd, id } as never));
+  } catch (err) {
+    if (err instanceof NotLeaderError) throw new ApiError(503, 'leader-changed', `${err.message}; retry`);
+    if (err instanceof OutcomeUnknownError) {
+      throw new ApiError(503, 'outcome-unknown', `${err.message}; retry with the same Idempotency-Key (${id}) to learn or complete it`, { idempotencyKey: id });
+    }
+    if (err instanceof NotCommittedError) throw new ApiError(503, 'not-committed', `${err.message}; retry`);
+    throw err;
+  }
+}
+
+/** Waits until a linearizable read may be served from this node's state (unless stale is asked). */
+export async function readBarrier(ctx: ManagerContext, stale: boolean): Promise<void> {
+  if (stale) return;
+  try {
+    await ctx.node.readBarrier();
+  } catch (err) {
+    if (err instanceof NotLeaderError) throw new ApiError(503, 'no-leader', `cannot confirm a linearizable read: ${err.message}; retry, or read with ?stale=true`);
+    throw err;
+  }
+}

@@ -1,0 +1,11 @@
+import type { NodeId, RaftNode } from '../raft/index.js';
+import type { ManagerState } from './state/machine.js';
+
+/** What the API routes of a manager need: its Raft node, its replica of the state, its peers. */
+export interface ManagerContext {
+  node: RaftNode;
+  state: ManagerState;
+  /** Manager id -> its host:port. */
+  addresses: ReadonlyMap<NodeId, string>;
+  self: NodeId;
+}

@@ -1,0 +1,122 @@
+// The manager process: a Raft replica (LevelDB log, HTTP transport) with the replicated state and
+// the public API on one port. Managers are numbered by their address's position in the sorted
+// --peers list, so every manager derives the same ids from the same list.
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
+import { parseAddress } from './address.js';
+import { clusterRoutes } from './api/cluster.js';
+import { installErrorHandler } from './api/errors.js';
+import { kvRoutes } from './api/kv.js';
+import type { ManagerContext } from './context.js';
+import { ManagerState } from './state/machine.js';
+
+export interface ManagerOptions {
+  listen: string;
+  peers: string[];
+  dataDir: string;
+  advertise?: string;
+  heartbeatMs?: number;
+  electionMs?: number;
+  snapshotEvery?: number;
+  keepEntries?: number;
+  logLevel?: string;
+}
+
+export interface Manager {
+  id: NodeId;
+  app: FastifyInstance;
+  node: RaftNode;
+  state: ManagerState;
+  storage: RaftStorage;
+  /** Graceful stop: a leader hands leadership over first. */
+  stop(): Promise<void>;
+}
+
+export function validateManagerOptions(o: ManagerOptions): { self: string; peers: string[]; id: NodeId; clusterId: string } {
+  parseAddress('--listen', o.listen);
+  const self = o.advertise ?? o.listen;
+  if (o.advertise) parseAddress('--advertise', o.advertise);
+  const peers = [...new Set(o.peers.map((p) => p.trim()).filter(Boolean))];
+  if (peers.length === 0) throw new Error('--peers: give the addresses of all managers, e.g. 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003');
+  for (const p of peers) parseAddress('--peers', p);
+  peers.sort();
+  const k = peers.indexOf(self);
+  if (k < 0) throw new Error(`--peers: this manager's address ${self} is not in the list (${peers.join(',')}); use --advertise if it differs from --listen`);
+  for (const [flag, v, lo] of [
+    ['--heartbeat-ms', o.heartbeatMs, 1],
+    ['--election-ms', o.electionMs, 2],
+    ['--snapshot-every', o.snapshotEvery, 1],
+    ['--keep-entries', o.keepEntries, 0],
+  ] as const) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < lo)) throw new Error(`${flag}: expected an integer >= ${lo}, got ${v}`);
+  }
+  if ((o.electionMs ?? 1000) <= (o.heartbeatMs ?? 100)) throw new Error(`--election-ms (${o.electionMs ?? 1000}) must be larger than --heartbeat-ms (${o.heartbeatMs ?? 100})`);
+  const clusterId = createHash('sha256').update(peers.join(',')).digest('hex').slice(0, 16);
+  return { self, peers, id: k + 1, clusterId };
+}
+
+export async function startManager(o: ManagerOptions): Promise<Manager> {
+  const { self, peers, id, clusterId } = validateManagerOptions(o);
+  const listen = parseAddress('--listen', o.listen);
+  mkdirSync(o.dataDir, { recursive: true });
+  const storage = await RaftStorage.open(o.dataDir);
+  const known = await storage.identity();
+  if (known && (known.id !== id || known.address !== self || known.clusterId !== clusterId)) {
+    await storage.close();
+    throw new Error(
+      `data dir ${o.dataDir} belongs to manager ${known.id} at ${known.address} of cluster ${known.clusterId}, not manager ${id} at ${self} of cluster ${clusterId} (check --listen/--peers, or use another --data-dir)`,
+    );
+  }
+  if (!known) await storage.setIdentity({ id, address: self, clusterId });
+
+  const addresses = new Map<NodeId, string>(peers.map((p, k) => [k + 1, p]));
+  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, bodyLimit: 2 << 20 });
+  const state = new ManagerState();
+  const node = new RaftNode({
+    id,
+    conf: { voters: [...addresses.keys()], learners: [] },
+    storage,
+    sm: state,
+    heartbeatMs: o.heartbeatMs ?? 100,
+    electionMs: o.electionMs ?? 1000,
+    snapshotEvery: o.snapshotEvery ?? 10_000,
+    keepEntries: o.keepEntries ?? 5_000,
+    onRoleChange: (role, term, leader) => app.log.info({ role, term, leader }, `manager ${id} is ${role} in term ${term}${leader ? `, leader ${leader}` : ''}`),
+  });
+  const transport = new HttpTransport(
+    id,
+    addresses,
+    { unreachable: (to) => node.reportUnreachable(to), snapshotDone: (to, ok) => node.reportSnapshot(to, ok), receive: (msgs) => node.receive(msgs) },
+    { timeoutMs: Math.max(500, o.electionMs ?? 1000), clusterId },
+  );
+  const ctx: ManagerContext = { node, state, addresses, self: id };
+  const peerIds = new Set(addresses.keys());
+  installErrorHandler(app);
+  await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs) });
+  await app.register(kvRoutes, { ctx });
+  await app.register(clusterRoutes, { ctx });
+  try {
+    await node.start(transport);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  await app.listen({ host: listen.host, port: listen.port });
+  app.log.info({ id, address: self, peers, dataDir: o.dataDir, clusterId }, `manager ${id} listening on ${o.listen}`);
+
+  let stopping: Promise<void> | null = null;
+  async function stop(): Promise<void> {
+    if (node.isLeader() && node.transferLeadership()) {
+      const deadline = Date.now() + 2 * (o.electionMs ?? 1000);
+      while (node.isLeader() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      app.log.info({ leader: node.leaderId() }, node.isLeader() ? 'leadership transfer timed out' : `handed leadership to manager ${node.leaderId()}`);
+    }
+    await node.stop();
+    await app.close();
+    await transport.close();
+    await storage.close();
+  }
+  return { id, app, node, state, storage, stop: () => (stopping ??= stop()) };
+}

@@ -1,0 +1,459 @@
+// The Raft driver: it owns the core, the disk and the transport, and turns the core's Readys into
+// I/O. One "turn" steps every queued input into the core, then carries out Readys until none is
+// left: persist (one synced batch) -> send -> apply -> advance. Inputs that arrive while a turn waits
+// on the disk join the next turn, so many proposals share one fsync and one message per peer
+// (group commit).
+import { Raft, type Status } from './raft.js';
+import type { RaftStorage } from './storage.js';
+import type { HttpTransport } from './transport.js';
+import { EntryType, NONE, type ConfState, type Entry, type Message, type NodeId, type Role } from './types.js';
+
+/** The replicated application: deterministic, fed committed entries in log order. */
+export interface StateMachine {
+  apply(entry: Entry): unknown;
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+}
+
+/** This node does not lead; `leader` is who does, if known. Safe to retry elsewhere. */
+export class NotLeaderError extends Error {
+  constructor(readonly leader: NodeId) {
+    super(leader === NONE ? 'no leader is known (election in progress or no quorum)' : `not the leader; node ${leader} leads`);
+  }
+}
+
+/** The write may or may not have been committed: retry with the same idempotency key. */
+export class OutcomeUnknownError extends Error {}
+
+/** The write was definitely not committed (its log position went to another entry). */
+export class NotCommittedError extends Error {}
+
+export interface RaftNodeOptions {
+  id: NodeId;
+  conf: ConfState;
+  storage: RaftStorage;
+  sm: StateMachine;
+  heartbeatMs: number;
+  electionMs: number;
+  /** Snapshot and compact every this many applied entries. */
+  snapshotEvery: number;
+  /** Entries kept before a snapshot for followers a little behind. */
+  keepEntries: number;
+  proposalTimeoutMs?: number;
+  readTimeoutMs?: number;
+  onRoleChange?: (role: Role, term: number, leader: NodeId) => void;
+}
+
+interface Waiter {
+  term: number;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface PendingProposal {
+  data: Uint8Array;
+  type: EntryType;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+interface PendingRead {
+  index: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class RaftNode {
+  private core!: Raft;
+  private transport!: HttpTransport;
+  private inbox: Message[] = [];
+  private ticks = 0;
+  private proposals: PendingProposal[] = [];
+  private reads: { ctx: number; pr: PendingRead }[] = [];
+  private readonly waiting = new Map<number, Waiter>();
+  /** Senders waiting for our answers on their request (see receiveAndReply). */
+  private replySlots: { from: NodeId; msgs: Message[]; resolve: (m: Message[]) => void; armed: boolean }[] = [];
+  private readonly readsByCtx = new Map<number, PendingRead>();
+  private readonly readsWaitingApply: PendingRead[] = [];
+  private unreachable = new Set<NodeId>();
+  private snapshotReports: { to: NodeId; ok: boolean }[] = [];
+  private transferTo: NodeId | null = null;
+  private nextCtx = 1;
+  private turnScheduled = false;
+  private inTurn = false;
+  private ticker: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private failure: Error | null = null;
+  private lastSnapshotIndex = 0;
+  private role: Role = 'follower';
+  private leader: NodeId = NONE;
+  /** For metrics: counters and the commit latency samples of this node's own proposals. */
+  readonly metrics = { proposalsCommitted: 0, proposalsFailed: 0, leaderChanges: 0, snapshotsTaken: 0, applied: 0, turns: 0, readys: 0, saveMs: 0, entriesSaved: 0, turnMs: 0 };
+
+  constructor(private readonly opts: RaftNodeOptions) {}
+
+  async start(transport: HttpTransport): Promise<void> {
+    this.transport = transport;
+    const loaded = await this.opts.storage.load();
+    const electionTicks = Math.max(2, Math.round(this.opts.electionMs / this.opts.heartbeatMs));
+    this.core = new Raft({
+      id: this.opts.id,
+      conf: this.opts.conf,
+      persisted: loaded,
+      electionTicks,
+      heartbeatTicks: 1,
+      seed: (Date.now() ^ (this.opts.id * 2654435761)) >>> 0,
+    });
+    if (loaded.snapshot) {
+      this.opts.sm.restore(loaded.snapshot.data);
+      this.lastSnapshotIndex = loaded.snapshot.meta.index;
+    }
+    this.ticker = setInterval(() => {
+      this.ticks++;
+      this.schedule();
+    }, this.opts.heartbeatMs);
+    this.schedule();
+  }
+
+  /** The core's view, for status pages. */
+  status(): Status {
+    return this.core.status();
+  }
+
+  get id(): NodeId {
+    return this.opts.id;
+  }
+
+  transportStats(): unknown {
+    return this.transport?.stats;
+  }
+
+  isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  leaderId(): NodeId {
+    return this.leader;
+  }
+
+  /** Inbound messages from the transport. */
+  receive(msgs: Message[]): void {
+    if (this.stopped) return;
+    for (const m of msgs) this.inbox.push(m);
+    this.schedule();
+  }
+
+  /**
+   * Inbound messages whose sender waits for the answers on the same HTTP exchange: the messages to
+   * `from` that the next turn produces (after its fsync) are returned instead of being sent as a
+   * request of their own. This halves the round trips of replication.
+   */
+  receiveAndReply(from: NodeId, msgs: Message[]): Promise<Message[]> {
+    if (this.stopped) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      for (const m of msgs) this.inbox.push(m);
+      this.replySlots.push({ from, msgs: [], resolve, armed: false });
+      this.schedule();
+    });
+  }
+
+  reportUnreachable(to: NodeId): void {
+    this.unreachable.add(to);
+    this.schedule();
+  }
+
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    this.snapshotReports.push({ to, ok });
+    this.schedule();
+  }
+
+  /**
+   * Proposes a command. Resolves with the state machine's result once the entry is committed and
+   * applied here. Rejects with NotLeaderError (safe to retry elsewhere), NotCommittedError (safe to
+   * retry), or OutcomeUnknownError (retry with the same idempotency key).
+   */
+  propose(data: Uint8Array, type: EntryType = EntryType.Normal): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.role !== 'leader') return Promise.reject(new NotLeaderError(this.leader));
+    return new Promise((resolve, reject) => {
+      this.proposals.push({ data, type, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves when a linearizable read may be served from the local state machine (ReadIndex). */
+  readBarrier(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.leader === NONE) return Promise.reject(new NotLeaderError(NONE));
+    return new Promise((resolve, reject) => {
+      const ctx = this.nextCtx++;
+      const pr: PendingRead = {
+        index: -1,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.readsByCtx.delete(ctx);
+          const k = this.readsWaitingApply.indexOf(pr);
+          if (k >= 0) this.readsWaitingApply.splice(k, 1);
+          reject(new NotLeaderError(this.leader));
+        }, this.opts.readTimeoutMs ?? 3000),
+      };
+      this.reads.push({ ctx, pr });
+      this.schedule();
+    });
+  }
+
+  /** Asks the core to hand leadership to another voter (or the most caught-up one). */
+  transferLeadership(to?: NodeId): boolean {
+    if (this.role !== 'leader') return false;
+    const st = this.core.status();
+    let target = to;
+    if (target === undefined) {
+      let best = -1;
+      for (const [id, p] of Object.entries(st.progress)) {
+        const n = Number(id);
+        if (n !== this.opts.id && st.conf.voters.includes(n) && p.match > best) {
+          best = p.match;
+          target = n;
+        }
+      }
+    }
+    if (target === undefined) return false;
+    this.transferTo = target;
+    this.schedule();
+    return true;
+  }
+
+  private schedule(): void {
+    if (this.turnScheduled || this.inTurn || this.stopped) return;
+    this.turnScheduled = true;
+    setImmediate(() => void this.turn());
+  }
+
+  private hasInput(): boolean {
+    return this.inbox.length > 0 || this.ticks > 0 || this.proposals.length > 0 || this.reads.length > 0 || this.unreachable.size > 0 || this.snapshotReports.length > 0 || this.transferTo !== null;
+  }
+
+  private async turn(): Promise<void> {
+    this.turnScheduled = false;
+    if (this.stopped || this.failure) return;
+    this.inTurn = true;
+    // Slots whose messages this turn steps are answered at its end; later ones wait for the next.
+    for (const slot of this.replySlots) slot.armed = true;
+    const t0 = performance.now();
+    this.metrics.turns++;
+    try {
+      this.feed();
+      while (!this.stopped && this.core.hasReady()) await this.handleReady();
+    } catch (err) {
+      // A failed disk write or an impossible state: stop participating rather than risk safety.
+      this.fail(err as Error);
+    } finally {
+      this.inTurn = false;
+      this.metrics.turnMs += performance.now() - t0;
+      this.answerSlots();
+    }
+    if (this.hasInput()) this.schedule();
+  }
+
+  private feed(): void {
+    const c = this.core;
+    const inbox = this.inbox;
+    this.inbox = [];
+    for (const m of inbox) c.step(m);
+    for (const to of this.unreachable) c.reportUnreachable(to);
+    this.unreachable.clear();
+    for (const r of this.snapshotReports) c.reportSnapshot(r.to, r.ok);
+    this.snapshotReports = [];
+    for (; this.ticks > 0; this.ticks--) c.tick();
+    if (this.transferTo !== null) {
+      c.transferLeader(this.transferTo);
+      this.transferTo = null;
+    }
+    const props = this.proposals;
+    this.proposals = [];
+    for (const p of props) {
+      const res = c.propose(p.data, p.type);
+      if (!res.ok) {
+        this.metrics.proposalsFailed++;
+        p.reject(res.reason === 'not-leader' ? new NotLeaderError(res.lead) : new NotLeaderError(NONE));
+        continue;
+      }
+      const timer = setTimeout(() => {
+        if (this.waiting.get(res.index)?.timer === timer) {
+          this.waiting.delete(res.index);
+          this.metrics.proposalsFailed++;
+          p.reject(new OutcomeUnknownError('the write was not committed in time; its outcome is unknown'));
+        }
+      }, this.opts.proposalTimeoutMs ?? 5000);
+      this.waiting.set(res.index, { term: res.term, resolve: p.resolve, reject: p.reject, timer });
+    }
+    const reads = this.reads;
+    this.reads = [];
+    for (const { ctx, pr } of reads) {
+      if (c.readIndex(ctx)) this.readsByCtx.set(ctx, pr);
+      else {
+        clearTimeout(pr.timer);
+        pr.reject(new NotLeaderError(c.lead));
+      }
+    }
+  }
+
+  private async handleReady(): Promise<void> {
+    const c = this.core;
+    const rd = c.ready();
+    // A leader's appends and heartbeats may leave before its own write completes (Raft thesis
+    // §10.2.1): the leader counts an ack only in a later turn, after this write is durable, so the
+    // two disks work in parallel without weakening what an acknowledgement means.
+    let early: Message[] = [];
+    let rest = rd.messages;
+    if (c.role === 'leader' && rd.messages.length > 0) {
+      early = rd.messages.filter((m) => m.type === 'app' || m.type === 'heartbeat');
+      rest = rd.messages.filter((m) => m.type !== 'app' && m.type !== 'heartbeat');
+      if (early.length > 0) this.transport.send(early);
+    }
+    // 1. Durable before anything else leaves this node.
+    const t0 = performance.now();
+    await this.opts.storage.save(rd);
+    this.metrics.readys++;
+    this.metrics.saveMs += performance.now() - t0;
+    this.metrics.entriesSaved += rd.entries.length;
+    // 2. Send: answers to a waiting sender ride back on its request.
+    if (rest.length) this.transport.send(this.takeReplies(rest));
+    // 3. Apply.
+    if (rd.snapshot) {
+      this.opts.sm.restore(rd.snapshot.data);
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+    }
+    for (const e of rd.committedEntries) this.apply(e);
+    for (const rs of rd.readStates) {
+      const pr = this.readsByCtx.get(rs.ctx);
+      if (!pr) continue;
+      this.readsByCtx.delete(rs.ctx);
+      pr.index = rs.index;
+      this.readsWaitingApply.push(pr);
+    }
+    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.lead);
+    c.advance(rd);
+    this.serveReads();
+    await this.maybeSnapshot();
+  }
+
+  private takeReplies(msgs: Message[]): Message[] {
+    if (this.replySlots.length === 0) return msgs;
+    const rest: Message[] = [];
+    for (const m of msgs) {
+      const slot = m.type === 'snap' ? undefined : this.replySlots.find((x) => x.armed && x.from === m.to);
+      if (slot) slot.msgs.push(m);
+      else rest.push(m);
+    }
+    return rest;
+  }
+
+  private answerSlots(): void {
+    const keep: typeof this.replySlots = [];
+    for (const slot of this.replySlots) {
+      if (slot.armed || this.stopped) slot.resolve(slot.msgs);
+      else keep.push(slot);
+    }
+    this.replySlots = keep;
+  }
+
+  private apply(e: Entry): void {
+    const result = e.data.length > 0 ? this.opts.sm.apply(e) : undefined;
+    this.metrics.applied = e.index;
+    const w = this.waiting.get(e.index);
+    if (!w) return;
+    this.waiting.delete(e.index);
+    clearTimeout(w.timer);
+    if (w.term === e.term) {
+      this.metrics.proposalsCommitted++;
+      w.resolve(result);
+    } else {
+      this.metrics.proposalsFailed++;
+      w.reject(new NotCommittedError('the write lost its place in the log to another leader\'s entry'));
+    }
+  }
+
+  private serveReads(): void {
+    const applied = this.core.log.applied;
+    for (let k = this.readsWaitingApply.length - 1; k >= 0; k--) {
+      const pr = this.readsWaitingApply[k];
+      if (pr.index <= applied) {
+        this.readsWaitingApply.splice(k, 1);
+        clearTimeout(pr.timer);
+        pr.resolve();
+      }
+    }
+  }
+
+  private onSoftState(role: Role, lead: NodeId): void {
+    const wasLeader = this.role === 'leader';
+    if (lead !== this.leader && lead !== NONE) this.metrics.leaderChanges++;
+    this.role = role;
+    this.leader = lead;
+    if (wasLeader && role !== 'leader') {
+      // Proposals in flight may still commit under the next leader: their outcome is unknown.
+      for (const [index, w] of this.waiting) {
+        clearTimeout(w.timer);
+        this.metrics.proposalsFailed++;
+        w.reject(new OutcomeUnknownError('leadership was lost before the write committed; its outcome is unknown'));
+        this.waiting.delete(index);
+      }
+    }
+    if (role !== 'leader' && role !== 'follower') {
+      for (const [ctx, pr] of this.readsByCtx) {
+        clearTimeout(pr.timer);
+        pr.reject(new NotLeaderError(NONE));
+        this.readsByCtx.delete(ctx);
+      }
+    }
+    this.opts.onRoleChange?.(role, this.core.term, lead);
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const applied = this.core.log.applied;
+    if (applied - this.lastSnapshotIndex < this.opts.snapshotEvery) return;
+    const res = this.core.createSnapshot(applied, this.opts.sm.snapshot(), this.opts.keepEntries);
+    if (!res) return;
+    this.lastSnapshotIndex = applied;
+    this.metrics.snapshotsTaken++;
+    await this.opts.storage.saveSnapshot(res.snapshot, res.compactedTo);
+  }
+
+  private fail(err: Error): void {
+    this.failure = err;
+    const e = new Error(`raft node stopped: ${err.message}`);
+    for (const w of this.waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(new OutcomeUnknownError(e.message));
+    }
+    this.waiting.clear();
+    this.opts.onRoleChange?.('follower', this.core.term, NONE);
+    console.error(`orch: ${e.message}`);
+  }
+
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    // Let a turn that is writing finish, so the disk is never closed under it.
+    while (this.inTurn) await new Promise((r) => setTimeout(r, 5));
+    this.answerSlots();
+    for (const w of this.waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(new OutcomeUnknownError('the node is shutting down; the write\'s outcome is unknown'));
+    }
+    this.waiting.clear();
+    for (const pr of this.readsByCtx.values()) {
+      clearTimeout(pr.timer);
+      pr.reject(new NotLeaderError(NONE));
+    }
+    this.readsByCtx.clear();
+  }
+}

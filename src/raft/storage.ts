@@ -1,0 +1,223 @@
+// The durable half of a Raft node, on classic-level (LevelDB): entries under big-endian index keys,
+// the hard state, the latest snapshot, and the node's identity. A Ready goes to disk in one atomic
+// batch with sync: true, so nothing is acknowledged (a vote, an append, a client's write) before it
+// is durable. Every record carries a CRC-32 over its key and payload; a corrupt or truncated record
+// found at start-up stops the node with a message naming the data dir and the record.
+import { crc32 } from 'node:zlib';
+import { ClassicLevel } from 'classic-level';
+import {
+  CodecError,
+  decodeEntry,
+  decodeHardState,
+  decodeSnapshotMeta,
+  encodeEntry,
+  encodeHardState,
+  encodeSnapshotMeta,
+} from './codec.js';
+import type { PersistedState } from './raft.js';
+import type { Entry, HardState, Ready, Snapshot } from './types.js';
+
+export class StorageError extends Error {}
+
+type Key = Uint8Array;
+type Op = { type: 'put'; key: Key; value: Uint8Array } | { type: 'del'; key: Key };
+
+const HARD_STATE_KEY = Buffer.from('h');
+const SNAP_META_KEY = Buffer.from('sm');
+const SNAP_DATA_KEY = Buffer.from('sd');
+const IDENTITY_KEY = Buffer.from('id');
+const ENTRY_PREFIX = 0x65; // 'e'
+
+function entryKey(index: number): Key {
+  const k = Buffer.alloc(9);
+  k[0] = ENTRY_PREFIX;
+  k.writeUInt32BE(Math.floor(index / 2 ** 32), 1);
+  k.writeUInt32BE(index >>> 0, 5);
+  return k;
+}
+
+function seal(key: Key, payload: Uint8Array): Uint8Array {
+  const out = Buffer.alloc(4 + payload.length);
+  out.writeUInt32BE(crc32(payload, crc32(key)), 0);
+  out.set(payload, 4);
+  return out;
+}
+
+/** Identity of a manager, written once when its data dir is created. */
+export interface Identity {
+  id: number;
+  address: string;
+  clusterId: string;
+}
+
+export interface StorageStats {
+  entries: number;
+  firstIndex: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  snapshotBytes: number;
+}
+
+export class RaftStorage {
+  private first = 0;
+  private last = 0;
+  private snapshotIndex = 0;
+  private snapshotBytes = 0;
+  /** The newest hard state, and whether it still has to be written. */
+  private hard: HardState = { term: 0, vote: 0, commit: 0 };
+  private hardDirty = false;
+  /** Time spent in synced writes, for metrics: [count, total ms]. */
+  readonly fsync = { count: 0, ms: 0 };
+
+  private constructor(
+    private readonly db: ClassicLevel<Key, Uint8Array>,
+    readonly dir: string,
+  ) {}
+
+  static async open(dir: string): Promise<RaftStorage> {
+    const db = new ClassicLevel<Key, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    try {
+      await db.open();
+    } catch (err) {
+      throw new StorageError(`data dir ${dir}: cannot open the log database: ${(err as Error).cause ?? (err as Error).message}`);
+    }
+    return new RaftStorage(db, dir);
+  }
+
+  private unseal(key: Key, value: Uint8Array, what: string): Uint8Array {
+    if (value.length < 4) throw new StorageError(`data dir ${this.dir}: ${what} is truncated (${value.length} bytes)`);
+    const payload = value.subarray(4);
+    const want = Buffer.from(value.buffer, value.byteOffset, 4).readUInt32BE(0);
+    if (crc32(payload, crc32(key)) !== want) throw new StorageError(`data dir ${this.dir}: ${what} is corrupt (checksum mismatch)`);
+    return payload;
+  }
+
+  private decode<T>(what: string, f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      if (err instanceof CodecError) throw new StorageError(`data dir ${this.dir}: ${what} is corrupt: ${err.message}`);
+      throw err;
+    }
+  }
+
+  async identity(): Promise<Identity | null> {
+    const v = await this.db.get(IDENTITY_KEY);
+    if (v === undefined) return null;
+    const payload = this.unseal(IDENTITY_KEY, v, 'the identity record');
+    return this.decode('the identity record', () => JSON.parse(Buffer.from(payload).toString('utf8')) as Identity);
+  }
+
+  async setIdentity(id: Identity): Promise<void> {
+    await this.db.put(IDENTITY_KEY, seal(IDENTITY_KEY, Buffer.from(JSON.stringify(id))), { sync: true });
+  }
+
+  /** Reads and verifies everything a restart needs. Throws StorageError naming the bad record. */
+  async load(): Promise<PersistedState & { empty: boolean }> {
+    let hardState: HardState = { term: 0, vote: 0, commit: 0 };
+    const hv = await this.db.get(HARD_STATE_KEY);
+    if (hv !== undefined) {
+      const p = this.unseal(HARD_STATE_KEY, hv, 'the hard state record');
+      hardState = this.decode('the hard state record', () => decodeHardState(p));
+    }
+    this.hard = { ...hardState };
+    let snapshot: Snapshot | null = null;
+    const mv = await this.db.get(SNAP_META_KEY);
+    if (mv !== undefined) {
+      const meta = this.decode('the snapshot metadata', () => decodeSnapshotMeta(this.unseal(SNAP_META_KEY, mv, 'the snapshot metadata')));
+      const dv = await this.db.get(SNAP_DATA_KEY);
+      if (dv === undefined) throw new StorageError(`data dir ${this.dir}: the snapshot at index ${meta.index} has no data record`);
+      const data = this.unseal(SNAP_DATA_KEY, dv, `the snapshot data at index ${meta.index}`).slice();
+      snapshot = { meta, data };
+      this.snapshotIndex = meta.index;
+      this.snapshotBytes = data.length;
+    }
+    const entries: Entry[] = [];
+    for await (const [key, value] of this.db.iterator({ gte: entryKey(0), lte: entryKey(2 ** 53 - 1) })) {
+      const index = Buffer.from(key.buffer, key.byteOffset, key.byteLength).readUInt32BE(1) * 2 ** 32 + Buffer.from(key.buffer, key.byteOffset, key.byteLength).readUInt32BE(5);
+      const e = this.decode(`the entry at index ${index}`, () => decodeEntry(this.unseal(key, value, `the entry at index ${index}`)));
+      if (e.index !== index) throw new StorageError(`data dir ${this.dir}: the record under index ${index} holds entry ${e.index}`);
+      if (entries.length > 0 && index !== entries[entries.length - 1].index + 1) {
+        throw new StorageError(`data dir ${this.dir}: the log has a gap between index ${entries[entries.length - 1].index} and ${index}`);
+      }
+      entries.push(e);
+    }
+    this.first = entries.length ? entries[0].index : this.snapshotIndex + 1;
+    this.last = entries.length ? entries[entries.length - 1].index : this.snapshotIndex;
+    const empty = hv === undefined && snapshot === null && entries.length === 0;
+    return { hardState, snapshot, entries, empty };
+  }
+
+  /** Persists a Ready atomically and durably: snapshot, entries (truncating a replaced tail), hard state. */
+  async save(rd: Ready): Promise<void> {
+    const ops: Op[] = [];
+    if (rd.snapshot) {
+      // A snapshot from the leader replaces the whole log.
+      for (let i = this.first; i <= this.last; i++) ops.push({ type: 'del', key: entryKey(i) });
+      this.pushSnapshot(ops, rd.snapshot);
+      this.first = rd.snapshot.meta.index + 1;
+      this.last = rd.snapshot.meta.index;
+    }
+    if (rd.entries.length > 0) {
+      const lo = rd.entries[0].index;
+      const hi = rd.entries[rd.entries.length - 1].index;
+      for (const e of rd.entries) {
+        const key = entryKey(e.index);
+        ops.push({ type: 'put', key, value: seal(key, encodeEntry(e)) });
+      }
+      // Writing entry i discards persisted entries >= i.
+      for (let i = hi + 1; i <= this.last; i++) ops.push({ type: 'del', key: entryKey(i) });
+      if (this.last < this.first || lo < this.first) this.first = lo;
+      this.last = hi;
+    }
+    let termOrVote = false;
+    if (rd.hardState) {
+      const h = rd.hardState;
+      termOrVote = h.term !== this.hard.term || h.vote !== this.hard.vote;
+      this.hard = { ...h };
+      this.hardDirty = true;
+    }
+    // A vote or a term must be durable before anyone hears of it; a commit index need not be (a
+    // restarted node learns it again from the leader). A Ready that only advances the commit index
+    // writes nothing: the new index rides along with the next write.
+    if (ops.length === 0 && !termOrVote) return;
+    if (this.hardDirty) {
+      ops.push({ type: 'put', key: HARD_STATE_KEY, value: seal(HARD_STATE_KEY, encodeHardState(this.hard)) });
+      this.hardDirty = false;
+    }
+    if (ops.length === 0) return;
+    await this.write(ops);
+  }
+
+  /** Persists a snapshot the application took and deletes the entries up to compactedTo. */
+  async saveSnapshot(s: Snapshot, compactedTo: number): Promise<void> {
+    const ops: Op[] = [];
+    this.pushSnapshot(ops, s);
+    for (let i = this.first; i <= compactedTo && i <= this.last; i++) ops.push({ type: 'del', key: entryKey(i) });
+    if (compactedTo >= this.first) this.first = compactedTo + 1;
+    await this.write(ops);
+  }
+
+  private pushSnapshot(ops: Op[], s: Snapshot): void {
+    ops.push({ type: 'put', key: SNAP_META_KEY, value: seal(SNAP_META_KEY, encodeSnapshotMeta(s.meta)) });
+    ops.push({ type: 'put', key: SNAP_DATA_KEY, value: seal(SNAP_DATA_KEY, s.data) });
+    this.snapshotIndex = s.meta.index;
+    this.snapshotBytes = s.data.length;
+  }
+
+  private async write(ops: Op[]): Promise<void> {
+    const t0 = performance.now();
+    await this.db.batch(ops, { sync: true });
+    this.fsync.count++;
+    this.fsync.ms += performance.now() - t0;
+  }
+
+  stats(): StorageStats {
+    return { entries: Math.max(0, this.last - this.first + 1), firstIndex: this.first, lastIndex: this.last, snapshotIndex: this.snapshotIndex, snapshotBytes: this.snapshotBytes };
+  }
+
+  async close(): Promise<void> {
+    if (this.hardDirty) await this.db.put(HARD_STATE_KEY, seal(HARD_STATE_KEY, encodeHardState(this.hard)), { sync: true });
+    await this.db.close();
+  }
+}

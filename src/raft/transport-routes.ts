@@ -1,0 +1,121 @@
+// The receiving side of the Raft transport, as an encapsulated fastify plugin: POST /raft/messages
+// takes a frame of messages; POST /raft/snapshot takes a snapshot in ordered chunks. Frames are
+// untrusted: they are decoded strictly, and must come from a known peer of this cluster, to us.
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
+import { CodecError, decodeMessages, encodeMessages } from './codec.js';
+import { MESSAGES_PATH, SNAPSHOT_PATH } from './transport.js';
+import type { Message, NodeId } from './types.js';
+
+export interface RaftRoutesOptions {
+  self: NodeId;
+  clusterId: string;
+  peers: () => ReadonlySet<NodeId>;
+  receive: (msgs: Message[]) => void;
+  /** Steps the messages and resolves with the answers for `from` (sent back in the response). */
+  receiveAndReply?: (from: NodeId, msgs: Message[]) => Promise<Message[]>;
+  maxFrameBytes?: number;
+  maxSnapshotBytes?: number;
+}
+
+interface Assembly {
+  id: string;
+  total: number;
+  parts: Buffer[];
+  got: number;
+}
+
+function fail(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: { code, message } });
+}
+
+export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app: FastifyInstance, opts) => {
+  const maxFrame = opts.maxFrameBytes ?? 64 << 20;
+  const maxSnapshot = opts.maxSnapshotBytes ?? 1 << 30;
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: maxFrame }, (_req, body, done) => done(null, body));
+  const assemblies = new Map<NodeId, Assembly>();
+
+  /** Decodes a frame and checks every message is from that peer to us. Returns messages or an error. */
+  function check(from: NodeId, body: Buffer): Message[] | string {
+    let msgs: Message[];
+    try {
+      msgs = decodeMessages(body);
+    } catch (err) {
+      if (err instanceof CodecError) return err.message;
+      throw err;
+    }
+    const peers = opts.peers();
+    for (const m of msgs) {
+      if (m.to !== opts.self) return `message for node ${m.to} sent to node ${opts.self}`;
+      if (m.from !== from || !peers.has(m.from)) return `message from node ${m.from}, which is not a peer of this node`;
+    }
+    return msgs;
+  }
+
+  function accept(from: NodeId, body: Buffer): string | null {
+    const msgs = check(from, body);
+    if (typeof msgs === 'string') return msgs;
+    opts.receive(msgs);
+    return null;
+  }
+
+  function origin(headers: Record<string, unknown>, reply: FastifyReply): NodeId | null {
+    if (headers['x-orch-cluster'] !== opts.clusterId) {
+      fail(reply, 403, 'wrong-cluster', `this node belongs to cluster ${opts.clusterId}, not ${String(headers['x-orch-cluster'])}`);
+      return null;
+    }
+    const from = Number(headers['x-orch-from']);
+    if (!Number.isSafeInteger(from) || !opts.peers().has(from)) {
+      fail(reply, 403, 'unknown-peer', `x-orch-from ${String(headers['x-orch-from'])} is not a peer of this node`);
+      return null;
+    }
+    return from;
+  }
+
+  app.post(MESSAGES_PATH, async (req, reply) => {
+    const from = origin(req.headers, reply);
+    if (from === null) return reply;
+    if (!Buffer.isBuffer(req.body)) return fail(reply, 415, 'bad-content-type', 'expected an application/octet-stream body');
+    const msgs = check(from, req.body);
+    if (typeof msgs === 'string') return fail(reply, 400, 'bad-frame', msgs);
+    if (req.headers['x-orch-reply'] === '1' && opts.receiveAndReply) {
+      const answers = await opts.receiveAndReply(from, msgs);
+      if (answers.length > 0) return reply.code(200).header('content-type', 'application/octet-stream').send(Buffer.from(encodeMessages(answers)));
+      return reply.code(204).send();
+    }
+    opts.receive(msgs);
+    return reply.code(204).send();
+  });
+
+  app.post(SNAPSHOT_PATH, async (req, reply) => {
+    const from = origin(req.headers, reply);
+    if (from === null) return reply;
+    if (!Buffer.isBuffer(req.body)) return fail(reply, 415, 'bad-content-type', 'expected an application/octet-stream body');
+    const id = String(req.headers['x-orch-snapshot'] ?? '');
+    const offset = Number(req.headers['x-orch-offset']);
+    const total = Number(req.headers['x-orch-total']);
+    if (!id || !Number.isSafeInteger(offset) || !Number.isSafeInteger(total) || offset < 0 || total < 0 || total > maxSnapshot) {
+      return fail(reply, 400, 'bad-chunk', 'x-orch-snapshot, x-orch-offset and x-orch-total must name a chunk of a snapshot within limits');
+    }
+    let a = assemblies.get(from);
+    if (offset === 0) {
+      a = { id, total, parts: [], got: 0 };
+      assemblies.set(from, a);
+    }
+    if (!a || a.id !== id || a.total !== total || a.got !== offset) {
+      assemblies.delete(from);
+      return fail(reply, 409, 'chunk-out-of-order', `chunk at ${offset} of snapshot ${id} does not follow what was received`);
+    }
+    a.parts.push(req.body);
+    a.got += req.body.length;
+    if (a.got > a.total) {
+      assemblies.delete(from);
+      return fail(reply, 400, 'bad-chunk', `snapshot ${id} is longer than its stated ${total} bytes`);
+    }
+    if (a.got === a.total) {
+      assemblies.delete(from);
+      const err = accept(from, Buffer.concat(a.parts));
+      if (err) return fail(reply, 400, 'bad-frame', err);
+    }
+    return reply.code(204).send();
+  });
+};

@@ -1,0 +1,219 @@
+// Real manager processes on loopback for integration tests, chaos runs and benchmarks: free ports,
+// a temporary data dir each, logs to files, kill -9 / SIGSTOP / restart / wipe by pid.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { OrchClient } from '../../src/client/client.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const ORCH_BIN = join(REPO_ROOT, 'bin', 'orch.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ManagerStatus {
+  id: number;
+  address: string;
+  role: string;
+  term: number;
+  commit: number;
+  applied: number;
+  leader: number | null;
+}
+
+export interface ClusterOptions {
+  managers?: number;
+  heartbeatMs?: number;
+  electionMs?: number;
+  snapshotEvery?: number;
+  keepEntries?: number;
+  extraArgs?: string[];
+}
+
+export class ManagerProcess {
+  proc: ChildProcess | null = null;
+  exited: Promise<number | null> = Promise.resolve(null);
+  constructor(
+    readonly address: string,
+    readonly dataDir: string,
+    readonly logFile: string,
+  ) {}
+
+  get pid(): number {
+    if (!this.proc?.pid) throw new Error(`manager ${this.address} is not running`);
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+}
+
+export class ProcessCluster {
+  readonly managers: ManagerProcess[] = [];
+  private constructor(
+    readonly dir: string,
+    private readonly opts: ClusterOptions,
+  ) {}
+
+  static async start(opts: ClusterOptions = {}): Promise<ProcessCluster> {
+    const n = opts.managers ?? 3;
+    const dir = mkdtempSync(join(tmpdir(), 'orch-cluster-'));
+    const c = new ProcessCluster(dir, opts);
+    for (let k = 0; k < n; k++) {
+      const port = await freePort();
+      c.managers.push(new ManagerProcess(`127.0.0.1:${port}`, join(dir, `m${k + 1}`), join(dir, `m${k + 1}.log`)));
+    }
+    for (let k = 0; k < n; k++) c.spawn(k);
+    return c;
+  }
+
+  get addresses(): string[] {
+    return this.managers.map((m) => m.address);
+  }
+
+  /** Index in this.managers of the manager with Raft id `id` (ids follow the sorted addresses). */
+  indexOfId(id: number): number {
+    const sorted = [...this.addresses].sort();
+    return this.addresses.indexOf(sorted[id - 1]);
+  }
+
+  spawn(k: number): void {
+    const m = this.managers[k];
+    const o = this.opts;
+    const args = [
+      ORCH_BIN,
+      'manager',
+      '--listen',
+      m.address,
+      '--peers',
+      this.addresses.join(','),
+      '--data-dir',
+      m.dataDir,
+      '--heartbeat-ms',
+      String(o.heartbeatMs ?? 100),
+      '--election-ms',
+      String(o.electionMs ?? 1000),
+      '--snapshot-every',
+      String(o.snapshotEvery ?? 10000),
+      '--keep-entries',
+      String(o.keepEntries ?? 5000),
+      '--log-level',
+      'info',
+      ...(o.extraArgs ?? []),
+    ];
+    const out = createWriteStream(m.logFile, { flags: 'a' });
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout!.pipe(out);
+    p.stderr!.pipe(out);
+    m.proc = p;
+    m.exited = new Promise((resolve) => p.once('exit', (code) => resolve(code)));
+  }
+
+  client(opts?: { deadlineMs?: number; timeoutMs?: number }): OrchClient {
+    return new OrchClient(this.addresses, opts);
+  }
+
+  async status(k: number): Promise<ManagerStatus | null> {
+    try {
+      const res = await request(`http://${this.managers[k].address}/raft/status`, { headersTimeout: 500, bodyTimeout: 500, signal: AbortSignal.timeout(800) });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return null;
+      }
+      return (await res.body.json()) as ManagerStatus;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Polls until exactly one reachable manager leads and the others follow it. */
+  async waitForLeader(timeoutMs = 10_000, among?: number[]): Promise<{ index: number; status: ManagerStatus }> {
+    const idx = among ?? this.managers.map((_, k) => k).filter((k) => this.managers[k].running);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const st = await Promise.all(idx.map((k) => this.status(k)));
+      const leaders = st.map((s, j) => ({ s, k: idx[j] })).filter((x) => x.s?.role === 'leader');
+      if (leaders.length === 1) {
+        const l = leaders[0].s!;
+        if (st.every((s) => s && s.term === l.term && (s.role === 'leader' || s.leader === l.id))) return { index: leaders[0].k, status: l };
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no single leader within ${timeoutMs} ms\n${this.logTails()}`);
+  }
+
+  /** Polls until manager k has applied at least `index`. */
+  async waitForApplied(k: number, index: number, timeoutMs = 20_000): Promise<ManagerStatus> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ManagerStatus | null = null;
+    while (Date.now() < deadline) {
+      last = await this.status(k);
+      if (last && last.applied >= index) return last;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`manager ${k} did not apply ${index} within ${timeoutMs} ms (last: ${JSON.stringify(last)})\n${this.logTails()}`);
+  }
+
+  kill(k: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    const m = this.managers[k];
+    if (!m.running) return m.exited;
+    process.kill(m.pid, signal);
+    return m.exited;
+  }
+
+  signal(k: number, signal: NodeJS.Signals): void {
+    process.kill(this.managers[k].pid, signal);
+  }
+
+  wipe(k: number): void {
+    if (this.managers[k].running) throw new Error('stop the manager before wiping its data dir');
+    rmSync(this.managers[k].dataDir, { recursive: true, force: true });
+  }
+
+  rssKiB(k: number): number {
+    const s = readFileSync(`/proc/${this.managers[k].pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+)/.exec(s);
+    return m ? Number(m[1]) : 0;
+  }
+
+  logTails(lines = 15): string {
+    return this.managers
+      .map((m, k) => {
+        const text = existsSync(m.logFile) ? readFileSync(m.logFile, 'utf8').trim().split('\n').slice(-lines).join('\n') : '(no log)';
+        return `--- manager ${k} (${m.address}) ---\n${text}`;
+      })
+      .join('\n');
+  }
+
+  /** Stops every manager (SIGTERM, then SIGKILL after a grace) and removes the temp dir. */
+  async stop(keep = false): Promise<void> {
+    await Promise.all(
+      this.managers.map(async (m) => {
+        if (!m.running) return;
+        try {
+          process.kill(m.pid, 'SIGCONT');
+          process.kill(m.pid, 'SIGTERM');
+        } catch {
+          return;
+        }
+        const t = setTimeout(() => m.running && process.kill(m.pid, 'SIGKILL'), 5000);
+        await m.exited;
+        clearTimeout(t);
+      }),
+    );
+    if (!keep) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
