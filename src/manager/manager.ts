@@ -72,7 +72,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   if (!known) await storage.setIdentity({ id, address: self, clusterId });
 
   const addresses = new Map<NodeId, string>(peers.map((p, k) => [k + 1, p]));
-  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, bodyLimit: 2 << 20 });
+  // Request logging stays off: the Raft transport alone makes tens of requests a second.
+  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, disableRequestLogging: true, bodyLimit: 2 << 20 });
   const state = new ManagerState();
   const node = new RaftNode({
     id,

@@ -104,6 +104,8 @@ export class RaftNode {
       persisted: loaded,
       electionTicks,
       heartbeatTicks: 1,
+      // A booting cluster should not sit through a whole election timeout before its first vote.
+      startupElapsed: electionTicks - Math.max(2, Math.round(electionTicks / 4)),
       seed: (Date.now() ^ (this.opts.id * 2654435761)) >>> 0,
     });
     if (loaded.snapshot) {
@@ -127,7 +129,7 @@ export class RaftNode {
   }
 
   transportStats(): unknown {
-    return this.transport?.stats;
+    return this.transport ? { ...this.transport.stats, queued: this.transport.queued() } : null;
   }
 
   isLeader(): boolean {

@@ -54,6 +54,11 @@ export interface RaftConfig {
   maxUncommittedBytes?: number;
   /** At most this many committed entries are handed out per Ready. */
   maxApplyEntries?: number;
+  /**
+   * Ticks counted as already elapsed when the node starts, so that a cluster that just booted elects
+   * a leader sooner than a full timeout. Safe with PreVote: an early campaign cannot disrupt a leader.
+   */
+  startupElapsed?: number;
 }
 
 interface ReadRequest {
@@ -167,6 +172,7 @@ export class Raft {
     if (!conf) throw new Error('raft: a configuration (conf) is required when no snapshot is persisted');
     this.applyConf(conf);
     this.becomeFollower(this.term, NONE);
+    this.electionElapsed = Math.max(0, Math.min(cfg.startupElapsed ?? 0, this.electionTicks - 1));
     this.prevSoft = { lead: this.lead, role: this.role };
     this.prevHard = this.hardState();
   }
@@ -642,8 +648,10 @@ export class Raft {
   }
 
   private handleHeartbeat(m: HeartbeatMsg): void {
-    // The leader sends min(our match, its commit): everything up to it is in our log and matches.
-    this.log.commitTo(m.commit);
+    // The leader sends min(our match, its commit): everything up to it is in our log and matches,
+    // unless this node lost its log (a wiped data dir). Then the commit is beyond our last index and
+    // is ignored; the leader's next probe is refused and it starts this node over.
+    if (m.commit <= this.log.lastIndex()) this.log.commitTo(m.commit);
     const resp: HeartbeatRespMsg = { type: 'heartbeat-resp', from: this.id, to: m.from, term: this.term, readRound: m.readRound };
     this.send(resp);
     this.flushFollowerReads();
@@ -670,6 +678,15 @@ export class Raft {
   private handleAppResp(m: AppRespMsg, pr: Progress): void {
     pr.recentActive = true;
     if (m.reject) {
+      if (pr.state === 'probe' && m.index === pr.next - 1 && m.index <= pr.match && m.hintIndex < pr.match) {
+        // The follower refuses an index it had acknowledged: it lost its log (a wiped data dir).
+        // Probe again from what it has now, or send it a snapshot, instead of waiting forever.
+        pr.match = m.hintIndex;
+        pr.next = m.hintIndex + 1;
+        pr.probeSent = false;
+        this.sendAppend(m.from);
+        return;
+      }
       let next = m.hintIndex;
       if (m.hintTerm > 0) next = this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
       if (pr.maybeDecrTo(m.index, next)) {

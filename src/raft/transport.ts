@@ -166,6 +166,13 @@ export class HttpTransport {
     }
   }
 
+  /** Messages waiting per peer (bounded by maxQueued). */
+  queued(): Record<number, number> {
+    const out: Record<number, number> = {};
+    for (const [id, p] of this.peers) out[id] = p.queue.length;
+    return out;
+  }
+
   peerFailures(id: NodeId): number {
     return this.peers.get(id)?.failures ?? 0;
   }

@@ -468,3 +468,20 @@ t.test('the core must not be driven between ready() and advance()', async (t) =>
   t.doesNotThrow(() => r.tick());
   t.equal(r.role, 'leader', 'a single voter elects itself');
 });
+
+t.test('a follower that lost its log (wiped data dir) is started over, not waited for forever', async (t) => {
+  const net = new Net(3);
+  net.campaign(1);
+  for (let k = 0; k < 10; k++) net.propose(1, `v${k}`);
+  const r1 = net.node(1);
+  r1.createSnapshot(r1.log.applied, data('state'), 2);
+  // Node 3 loses everything it had acknowledged.
+  net.crash(3);
+  net.disks.set(3, { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [] });
+  net.boot(3);
+  net.tickAll(3);
+  t.equal(net.node(3).role, 'follower', 'a stale commit in a heartbeat does not crash it');
+  net.propose(1, 'after');
+  t.equal(net.node(3).log.committed, r1.log.committed, 'it caught up (by snapshot)');
+  t.equal(net.disks.get(3)!.snapshot?.meta.index, r1.log.snapshot!.meta.index, 'from the leader\'s snapshot');
+});

@@ -41,7 +41,7 @@ async function peerStatus(id: NodeId, address: string): Promise<ManagerStatus> {
 }
 
 export const clusterRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (app, { ctx }) => {
-  app.get('/raft/status', async () => ({ ...selfStatus(ctx), stats: ctx.node.metrics, transport: ctx.node.transportStats() }));
+  app.get('/raft/status', async () => ({ ...selfStatus(ctx), firstIndex: ctx.node.status().firstIndex, lastIndex: ctx.node.status().lastIndex, stats: ctx.node.metrics, transport: ctx.node.transportStats(), memory: process.memoryUsage() }));
 
   app.get('/v1/cluster', async () => {
     const me = selfStatus(ctx);

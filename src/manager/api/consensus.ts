@@ -16,9 +16,12 @@ function noLeader(): ApiError {
   return new ApiError(503, 'no-leader', 'no leader: the managers are electing one or have lost their quorum; retry shortly');
 }
 
-/** Sends the request on to the leader and relays its answer. Returns null when this node leads. */
-export async function forwardIfFollower(ctx: ManagerContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | null> {
-  if (ctx.node.isLeader()) return null;
+/**
+ * Sends the request on to the leader and relays its answer; returns true when it did, false when
+ * this node leads. (A boolean, not the reply: a FastifyReply is a thenable, which `await` unwraps.)
+ */
+export async function forwardIfFollower(ctx: ManagerContext, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+  if (ctx.node.isLeader()) return false;
   if (req.headers[FORWARDED]) throw new ApiError(503, 'leader-changed', 'the leader changed while the request was forwarded; retry');
   const lead = ctx.node.leaderId();
   const addr = lead === NONE ? undefined : ctx.addresses.get(lead);
@@ -41,8 +44,8 @@ export async function forwardIfFollower(ctx: ManagerContext, req: FastifyRequest
     throw new ApiError(503, 'leader-unreachable', `the leader (manager ${lead} at ${addr}) did not answer: ${(err as Error).message}; retry`);
   }
   const text = await res.body.text();
-  reply.code(res.statusCode).header('content-type', res.headers['content-type'] ?? 'application/json');
-  return reply.send(text);
+  reply.code(res.statusCode).header('content-type', res.headers['content-type'] ?? 'application/json').send(text);
+  return true;
 }
 
 /** Proposes a command on the leader and returns the state machine's result. */

@@ -51,16 +51,14 @@ export const kvRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (app,
       },
     },
     async (req, reply) => {
-      const fwd = await forwardIfFollower(ctx, req, reply);
-      if (fwd) return fwd;
+      if (await forwardIfFollower(ctx, req, reply)) return reply;
       const res = (await propose(ctx, req, { op: 'kv.put', key: req.params['*'], value: req.body.value, cas: req.query.cas })) as KvResult;
       return answer(res);
     },
   );
 
   app.delete<{ Params: KeyParams; Querystring: { cas?: number } }>('/v1/kv/*', { schema: { params: keyParams, querystring: casQuery } }, async (req, reply) => {
-    const fwd = await forwardIfFollower(ctx, req, reply);
-    if (fwd) return fwd;
+    if (await forwardIfFollower(ctx, req, reply)) return reply;
     return answer((await propose(ctx, req, { op: 'kv.delete', key: req.params['*'], cas: req.query.cas })) as KvResult);
   });
 
