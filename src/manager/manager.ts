@@ -95,7 +95,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   const ctx: ManagerContext = { node, state, addresses, self: id };
   const peerIds = new Set(addresses.keys());
   installErrorHandler(app);
-  await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs) });
+  await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from) });
   await app.register(kvRoutes, { ctx });
   await app.register(clusterRoutes, { ctx });
   try {

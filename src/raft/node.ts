@@ -78,6 +78,7 @@ export class RaftNode {
   private readonly readsByCtx = new Map<number, PendingRead>();
   private readonly readsWaitingApply: PendingRead[] = [];
   private unreachable = new Set<NodeId>();
+  private closedPeers = new Set<NodeId>();
   private snapshotReports: { to: NodeId; ok: boolean }[] = [];
   private transferTo: NodeId | null = null;
   private nextCtx = 1;
@@ -166,6 +167,12 @@ export class RaftNode {
     this.schedule();
   }
 
+  /** A peer's connection to us closed; if it is the leader, it has probably died. */
+  peerConnectionClosed(id: NodeId): void {
+    this.closedPeers.add(id);
+    this.schedule();
+  }
+
   reportSnapshot(to: NodeId, ok: boolean): void {
     this.snapshotReports.push({ to, ok });
     this.schedule();
@@ -234,8 +241,12 @@ export class RaftNode {
     setImmediate(() => void this.turn());
   }
 
+  private inboxFrom(msgs: Message[], id: NodeId): boolean {
+    return msgs.some((m) => m.from === id);
+  }
+
   private hasInput(): boolean {
-    return this.inbox.length > 0 || this.ticks > 0 || this.proposals.length > 0 || this.reads.length > 0 || this.unreachable.size > 0 || this.snapshotReports.length > 0 || this.transferTo !== null;
+    return this.closedPeers.size > 0 || this.inbox.length > 0 || this.ticks > 0 || this.proposals.length > 0 || this.reads.length > 0 || this.unreachable.size > 0 || this.snapshotReports.length > 0 || this.transferTo !== null;
   }
 
   private async turn(): Promise<void> {
@@ -267,6 +278,8 @@ export class RaftNode {
     for (const m of inbox) c.step(m);
     for (const to of this.unreachable) c.reportUnreachable(to);
     this.unreachable.clear();
+    for (const id of this.closedPeers) if (c.lead === id && !this.inboxFrom(inbox, id)) c.forgetLeader();
+    this.closedPeers.clear();
     for (const r of this.snapshotReports) c.reportSnapshot(r.to, r.ok);
     this.snapshotReports = [];
     for (; this.ticks > 0; this.ticks--) c.tick();

@@ -284,6 +284,21 @@ export class Raft {
     return true;
   }
 
+  /**
+   * The application has evidence that the leader is gone (its connections closed, as they do when its
+   * process dies): stop honouring its lease and campaign within a few ticks instead of a whole
+   * election timeout. Safe: the campaign still starts with a pre-vote, which fails while the other
+   * voters hear from a live leader; a live leader's next heartbeat simply restores it.
+   */
+  forgetLeader(): void {
+    this.assertDrivable();
+    if (this.role !== 'follower' || this.lead === NONE) return;
+    this.lead = NONE;
+    // Spread over half a timeout, so that survivors who noticed at once rarely split the vote.
+    const soon = this.randomizedElectionTimeout - this.rand.int(1, Math.max(2, Math.ceil(this.electionTicks / 2) + 1));
+    this.electionElapsed = Math.max(this.electionElapsed, soon);
+  }
+
   /** The transport could not deliver a snapshot (or delivered it): move the follower on. */
   reportSnapshot(to: NodeId, ok: boolean): void {
     this.assertDrivable();

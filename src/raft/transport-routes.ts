@@ -13,6 +13,8 @@ export interface RaftRoutesOptions {
   receive: (msgs: Message[]) => void;
   /** Steps the messages and resolves with the answers for `from` (sent back in the response). */
   receiveAndReply?: (from: NodeId, msgs: Message[]) => Promise<Message[]>;
+  /** A peer's connection to us closed (a hint that the peer's process may have died). */
+  peerConnectionClosed?: (from: NodeId) => void;
   maxFrameBytes?: number;
   maxSnapshotBytes?: number;
 }
@@ -33,6 +35,14 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app: Fas
   const maxSnapshot = opts.maxSnapshotBytes ?? 1 << 30;
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: maxFrame }, (_req, body, done) => done(null, body));
   const assemblies = new Map<NodeId, Assembly>();
+  const watched = new WeakSet<object>();
+
+  /** Remembers which peer a connection belongs to, to report its closing. */
+  function watch(socket: { once(ev: 'close', f: () => void): unknown } | null | undefined, from: NodeId): void {
+    if (!socket || !opts.peerConnectionClosed || watched.has(socket)) return;
+    watched.add(socket);
+    socket.once('close', () => opts.peerConnectionClosed?.(from));
+  }
 
   /** Decodes a frame and checks every message is from that peer to us. Returns messages or an error. */
   function check(from: NodeId, body: Buffer): Message[] | string {
@@ -77,6 +87,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app: Fas
     if (!Buffer.isBuffer(req.body)) return fail(reply, 415, 'bad-content-type', 'expected an application/octet-stream body');
     const msgs = check(from, req.body);
     if (typeof msgs === 'string') return fail(reply, 400, 'bad-frame', msgs);
+    watch(req.raw.socket, from);
     if (req.headers['x-orch-reply'] === '1' && opts.receiveAndReply) {
       const answers = await opts.receiveAndReply(from, msgs);
       if (answers.length > 0) return reply.code(200).header('content-type', 'application/octet-stream').send(Buffer.from(encodeMessages(answers)));

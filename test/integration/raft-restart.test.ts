@@ -54,3 +54,32 @@ t.test('a manager whose data dir was wiped rejoins and catches up by snapshot', 
   t.equal(await localState(c, victim), leaderState, 'its state equals the leader\'s');
   t.equal((JSON.parse(leaderState) as unknown[]).length, 500, 'all 500 keys are there');
 });
+
+t.test('a manager whose log has a corrupt record refuses to start, naming the data dir and index', async (t) => {
+  const c = await ProcessCluster.start({ managers: 3 });
+  t.teardown(() => c.stop());
+  const first = await c.waitForLeader();
+  const client = c.client();
+  t.teardown(() => client.close());
+  await startWriters(client, { concurrency: 2, maxWrites: 20, maxMs: 10_000, key: (w, n) => `c/${w}/${n}` }).done();
+  const victim = (first.index + 1) % 3;
+  await c.waitForApplied(victim, 21);
+  await c.kill(victim, 'SIGTERM');
+  const { ClassicLevel } = await import('classic-level');
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(c.managers[victim].dataDir, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  const key = Buffer.alloc(9);
+  key[0] = 0x65;
+  key.writeUInt32BE(7, 5);
+  const v = Buffer.from((await db.get(key))!);
+  v[v.length - 2] ^= 0xff;
+  await db.put(key, v);
+  await db.close();
+  c.spawn(victim);
+  const code = await c.managers[victim].exited;
+  t.not(code, 0, `the manager exited with code ${code}`);
+  const { readFileSync } = await import('node:fs');
+  const log = readFileSync(c.managers[victim].logFile, 'utf8');
+  t.match(log, `orch: data dir ${c.managers[victim].dataDir}: the entry at index 7 is corrupt (checksum mismatch)`);
+  t.equal((await client.kvGet('c/0/0')).value, '0:0', 'the other two still serve');
+});

@@ -7,7 +7,7 @@ import { Raft, Random, NONE, type Entry, type HardState, type Message, type Node
 import { EventHeap } from './heap.js';
 import { SafetyChecker, Violation, encodeValue, valueOf } from './invariants.js';
 
-export type FaultKind = 'crash' | 'restart' | 'partition' | 'oneway' | 'isolate' | 'heal' | 'pause' | 'transfer' | 'crash-leader';
+export type FaultKind = 'crash' | 'restart' | 'partition' | 'oneway' | 'isolate' | 'heal' | 'pause' | 'transfer' | 'crash-leader' | 'forget-leader';
 
 export interface Fault {
   /** Virtual milliseconds from the start. */
@@ -514,6 +514,15 @@ export class Simulation {
         if (!n.raft) break;
         n.pausedUntil = this.now + 50 + (Math.abs(f.b) % 400);
         this.heap.push(n.pausedUntil, { kind: 'resume', node: a });
+        break;
+      }
+      case 'forget-leader': {
+        // A connection-closed hint, right or wrong: it must never cost safety.
+        const n = this.nodes.get(a)!;
+        if (n.raft) {
+          n.raft.forgetLeader();
+          this.scheduleReady(n);
+        }
         break;
       }
       case 'transfer': {

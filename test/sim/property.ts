@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { simulate, type Fault, type FaultKind, type Schedule, type SimResult } from './cluster.js';
 
-const kinds: FaultKind[] = ['crash', 'crash-leader', 'restart', 'restart', 'partition', 'oneway', 'isolate', 'heal', 'pause', 'transfer'];
+const kinds: FaultKind[] = ['crash', 'crash-leader', 'restart', 'restart', 'partition', 'oneway', 'isolate', 'heal', 'pause', 'transfer', 'forget-leader'];
 
 /** Fault schedules: fast-check generates them and shrinks a failing one to a minimal schedule. */
 export function scheduleArb(): fc.Arbitrary<Schedule> {

@@ -485,3 +485,29 @@ t.test('a follower that lost its log (wiped data dir) is started over, not waite
   t.equal(net.node(3).log.committed, r1.log.committed, 'it caught up (by snapshot)');
   t.equal(net.disks.get(3)!.snapshot?.meta.index, r1.log.snapshot!.meta.index, 'from the leader\'s snapshot');
 });
+
+t.test('forgetLeader: a dead leader is replaced within a few ticks; a live one is not disturbed', async (t) => {
+  const dead = new Net(3);
+  dead.campaign(1);
+  dead.crash(1);
+  dead.node(2).forgetLeader();
+  dead.node(3).forgetLeader();
+  let ticks = 0;
+  while (!dead.leader() && ticks < 50) {
+    for (const id of [2, 3]) dead.node(id).tick();
+    dead.stabilize();
+    ticks++;
+  }
+  t.ok(dead.leader(), 'a new leader');
+  t.ok(ticks < 10, `elected after ${ticks} ticks (the election timeout is 10 to 19)`);
+
+  const live = new Net(3);
+  live.campaign(1);
+  live.node(2).forgetLeader(); // a wrong hint: only node 2 thinks the leader is gone
+  for (let k = 0; k < 5; k++) {
+    live.node(2).tick();
+    live.stabilize();
+  }
+  t.equal(live.node(1).role, 'leader', 'node 3 is in lease and refuses the pre-vote: node 1 still leads');
+  t.equal(live.node(1).term, 1, 'and the term did not move');
+});

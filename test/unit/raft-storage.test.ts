@@ -1,0 +1,105 @@
+// The LevelDB log: what a Ready writes is what a restart reads, and a damaged record stops the
+// start-up with a message naming the data dir and the record, never silently.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { RaftStorage } from '../../src/raft/storage.js';
+import type { Entry, Ready } from '../../src/raft/types.js';
+
+function ready(p: Partial<Ready>): Ready {
+  return { softState: null, hardState: null, snapshot: null, entries: [], committedEntries: [], messages: [], readStates: [], ...p };
+}
+
+function ents(from: number, to: number, term: number): Entry[] {
+  const out: Entry[] = [];
+  for (let i = from; i <= to; i++) out.push({ term, index: i, type: 0, data: Buffer.from(`e${i}t${term}`) });
+  return out;
+}
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'orch-storage-'));
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+t.test('entries, truncation, hard state and snapshots survive a reopen', async (t) => {
+  const dir = tempDir(t);
+  let s = await RaftStorage.open(dir);
+  t.same((await s.load()).empty, true, 'a new dir is empty');
+  await s.save(ready({ entries: ents(1, 10, 1), hardState: { term: 1, vote: 2, commit: 0 } }));
+  await s.save(ready({ entries: ents(6, 8, 2), hardState: { term: 2, vote: 3, commit: 5 } })); // replaces 6..10
+  await s.saveSnapshot({ meta: { index: 4, term: 1, conf: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from('snap@4') }, 2);
+  await s.close();
+  s = await RaftStorage.open(dir);
+  const p = await s.load();
+  t.same(p.hardState, { term: 2, vote: 3, commit: 5 });
+  t.same(p.entries.map((e) => [e.index, e.term]), [[3, 1], [4, 1], [5, 1], [6, 2], [7, 2], [8, 2]], 'compacted up to 2, truncated after 8');
+  t.equal(Buffer.from(p.snapshot!.data).toString(), 'snap@4');
+  t.same(p.snapshot!.meta.conf.voters, [1, 2, 3]);
+  t.same(s.stats(), { entries: 6, firstIndex: 3, lastIndex: 8, snapshotIndex: 4, snapshotBytes: 6 });
+  await s.close();
+});
+
+t.test('a commit-only change is written with the next write, a vote at once', async (t) => {
+  const dir = tempDir(t);
+  let s = await RaftStorage.open(dir);
+  await s.save(ready({ entries: ents(1, 3, 1), hardState: { term: 1, vote: 1, commit: 0 } }));
+  await s.save(ready({ hardState: { term: 1, vote: 1, commit: 3 } }));
+  await s.close(); // close writes the pending commit
+  s = await RaftStorage.open(dir);
+  t.same((await s.load()).hardState, { term: 1, vote: 1, commit: 3 });
+  await s.save(ready({ hardState: { term: 2, vote: 3, commit: 3 } }));
+  await s.close();
+  s = await RaftStorage.open(dir);
+  t.same((await s.load()).hardState, { term: 2, vote: 3, commit: 3 }, 'the vote is durable');
+  await s.close();
+});
+
+async function damage(dir: string, key: Uint8Array, f: (v: Uint8Array) => Uint8Array): Promise<void> {
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  const v = await db.get(key);
+  if (!v) throw new Error('no such record');
+  await db.put(key, f(v));
+  await db.close();
+}
+
+function entryKey(i: number): Uint8Array {
+  const k = Buffer.alloc(9);
+  k[0] = 0x65;
+  k.writeUInt32BE(i, 5);
+  return k;
+}
+
+t.test('one flipped byte in an entry stops the load, naming the data dir and the index', async (t) => {
+  const dir = tempDir(t);
+  const s = await RaftStorage.open(dir);
+  await s.save(ready({ entries: ents(1, 5, 1), hardState: { term: 1, vote: 1, commit: 5 } }));
+  await s.close();
+  await damage(dir, entryKey(3), (v) => {
+    const c = Buffer.from(v);
+    c[c.length - 1] ^= 0x01;
+    return c;
+  });
+  const s2 = await RaftStorage.open(dir);
+  await t.rejects(s2.load(), { message: `data dir ${dir}: the entry at index 3 is corrupt (checksum mismatch)` });
+  await s2.close();
+});
+
+t.test('a truncated record and a damaged hard state are refused too', async (t) => {
+  const dir = tempDir(t);
+  const s = await RaftStorage.open(dir);
+  await s.save(ready({ entries: ents(1, 2, 1), hardState: { term: 1, vote: 1, commit: 2 } }));
+  await s.close();
+  await damage(dir, entryKey(2), (v) => v.subarray(0, 3));
+  let s2 = await RaftStorage.open(dir);
+  await t.rejects(s2.load(), /the entry at index 2 is truncated/);
+  await s2.close();
+  await damage(dir, entryKey(2), () => Buffer.alloc(0));
+  await damage(dir, Buffer.from('h'), (v) => Buffer.concat([v, Buffer.from([0])]));
+  s2 = await RaftStorage.open(dir);
+  await t.rejects(s2.load(), new RegExp(`data dir ${dir}: the hard state record is corrupt`));
+  await s2.close();
+});
