@@ -82,7 +82,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     sm: state,
     heartbeatMs: o.heartbeatMs ?? 100,
     electionMs: o.electionMs ?? 1000,
-    snapshotEvery: o.snapshotEvery ?? 10_000,
+    snapshotEvery: o.snapshotEvery ?? 50_000,
     keepEntries: o.keepEntries ?? 5_000,
     onRoleChange: (role, term, leader) => app.log.info({ role, term, leader }, `manager ${id} is ${role} in term ${term}${leader ? `, leader ${leader}` : ''}`),
   });

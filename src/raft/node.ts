@@ -329,6 +329,14 @@ export class RaftNode {
       rest = rd.messages.filter((m) => m.type !== 'app' && m.type !== 'heartbeat');
       if (early.length > 0) this.transport.send(early);
     }
+    // Committed entries that were already durable here (from earlier Readys) need not wait for this
+    // Ready's write: apply them now, so a leader answers its clients without waiting for the fsync of
+    // the next batch.
+    let applied = 0;
+    if (!rd.snapshot) {
+      const stable = c.log.stable;
+      while (applied < rd.committedEntries.length && rd.committedEntries[applied].index <= stable) this.apply(rd.committedEntries[applied++]);
+    }
     // 1. Durable before anything else leaves this node.
     const t0 = performance.now();
     await this.opts.storage.save(rd);
@@ -342,7 +350,7 @@ export class RaftNode {
       this.opts.sm.restore(rd.snapshot.data);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
     }
-    for (const e of rd.committedEntries) this.apply(e);
+    for (let k = applied; k < rd.committedEntries.length; k++) this.apply(rd.committedEntries[k]);
     for (const rs of rd.readStates) {
       const pr = this.readsByCtx.get(rs.ctx);
       if (!pr) continue;

@@ -107,7 +107,7 @@ export class ProcessCluster {
       '--election-ms',
       String(o.electionMs ?? 1000),
       '--snapshot-every',
-      String(o.snapshotEvery ?? 10000),
+      String(o.snapshotEvery ?? 50000),
       '--keep-entries',
       String(o.keepEntries ?? 5000),
       '--log-level',

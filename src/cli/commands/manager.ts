@@ -12,7 +12,7 @@ export function managerCommand(program: Command): void {
     .option('--advertise <addr>', 'the address peers reach this manager at (default: --listen)')
     .option('--heartbeat-ms <n>', 'Raft heartbeat interval', intOption('--heartbeat-ms'), 100)
     .option('--election-ms <n>', 'Raft election timeout (randomized up to twice this)', intOption('--election-ms'), 1000)
-    .option('--snapshot-every <n>', 'snapshot and compact the log every n applied entries', intOption('--snapshot-every'), 10000)
+    .option('--snapshot-every <n>', 'snapshot and compact the log every n applied entries', intOption('--snapshot-every'), 50000)
     .option('--keep-entries <n>', 'entries kept before a snapshot for followers a little behind', intOption('--keep-entries'), 5000)
     .option('--log-level <level>', 'fatal|error|warn|info|debug', 'info')
     .action(async (o: { listen: string; peers: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string }) => {

@@ -25,7 +25,10 @@ const staleQuery = {
 
 type KeyParams = { '*': string };
 
-function answer(res: KvResult): unknown {
+function answer(res: KvResult | { ok: false; code: 'idempotency-key-reused'; key: string }): unknown {
+  if (!res.ok && res.code === 'idempotency-key-reused') {
+    throw new ApiError(422, 'idempotency-key-reused', `the Idempotency-Key ${res.key} was already used for a different request`);
+  }
   if (!res.ok) {
     if (res.code === 'cas-mismatch') {
       throw new ApiError(409, 'cas-mismatch', `key ${res.key}: expected version ${res.expected}, the current version is ${res.actual}`, { key: res.key, expected: res.expected, actual: res.actual });

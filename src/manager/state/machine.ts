@@ -3,16 +3,43 @@
 // (in snapshots too), so a retry of an applied command returns the first result instead of acting
 // twice — which is what makes a client's retry across a leader change safe.
 import type { Entry, StateMachine } from '../../raft/index.js';
-import { KvStore, type KvCommand } from './kv.js';
+import { KvStore, type KvCommand, type KvResult } from './kv.js';
 
 export type Command = KvCommand;
 export type Envelope = Command & { id: string };
 
-const MAX_REMEMBERED = 20_000;
+/** Idempotency keys remembered; at 5,000 writes/s this covers retries for about 20 s. */
+const MAX_REMEMBERED = 100_000;
+
+/**
+ * What is remembered of an applied command, compactly (it is in every snapshot): a fingerprint of
+ * the command, the index it was applied at, and its result only when it failed. A success is rebuilt
+ * from the retried command and the index, which is all it consists of.
+ */
+interface Remembered {
+  fp: number;
+  index: number;
+  failure: KvResult | null;
+}
+
+/** FNV-1a over the command's fields: a retry must carry the same command as the first attempt. */
+function fingerprint(c: Command): number {
+  const s = `${c.op}\0${c.key}\0${'value' in c ? c.value : ''}\0${c.cas ?? ''}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function successOf(c: Command, index: number): KvResult {
+  return c.op === 'kv.put' ? { ok: true, item: { key: c.key, value: c.value, version: index } } : { ok: true, deleted: true, key: c.key, version: index };
+}
 
 export class ManagerState implements StateMachine {
   readonly kv = new KvStore();
-  private recent = new Map<string, unknown>();
+  private recent = new Map<string, Remembered>();
   appliedIndex = 0;
 
   static encode(cmd: Envelope): Uint8Array {
@@ -28,22 +55,27 @@ export class ManagerState implements StateMachine {
       // Entries are validated before they are proposed; a bad one is skipped identically everywhere.
       return { ok: false, code: 'bad-command' };
     }
-    if (this.recent.has(cmd.id)) return this.recent.get(cmd.id);
-    let result: unknown;
+    const fp = fingerprint(cmd);
+    const seen = this.recent.get(cmd.id);
+    if (seen) {
+      if (seen.fp !== fp) return { ok: false, code: 'idempotency-key-reused', key: cmd.id };
+      return seen.failure ?? successOf(cmd, seen.index);
+    }
+    let result: KvResult;
     switch (cmd.op) {
       case 'kv.put':
       case 'kv.delete':
         result = this.kv.apply(cmd, e.index);
         break;
       default:
-        result = { ok: false, code: 'bad-command' };
+        return { ok: false, code: 'bad-command' };
     }
-    this.remember(cmd.id, result);
+    this.remember(cmd.id, { fp, index: e.index, failure: result.ok ? null : result });
     return result;
   }
 
-  private remember(id: string, result: unknown): void {
-    this.recent.set(id, result);
+  private remember(id: string, r: Remembered): void {
+    this.recent.set(id, r);
     if (this.recent.size > MAX_REMEMBERED) {
       const oldest = this.recent.keys().next().value as string;
       this.recent.delete(oldest);
@@ -51,7 +83,9 @@ export class ManagerState implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return Buffer.from(JSON.stringify({ v: 1, applied: this.appliedIndex, kv: this.kv.toJSON(), recent: [...this.recent] }));
+    const recent: unknown[] = [];
+    for (const [id, r] of this.recent) recent.push(id, r.fp, r.index, r.failure);
+    return Buffer.from(JSON.stringify({ v: 2, applied: this.appliedIndex, kv: this.kv.toJSON(), recent }));
   }
 
   restore(data: Uint8Array): void {
@@ -59,11 +93,14 @@ export class ManagerState implements StateMachine {
       v: number;
       applied: number;
       kv: [string, string, number][];
-      recent: [string, unknown][];
+      recent: unknown[];
     };
-    if (s.v !== 1) throw new Error(`snapshot format ${s.v} is not supported`);
+    if (s.v !== 2) throw new Error(`snapshot format ${s.v} is not supported`);
     this.appliedIndex = s.applied;
     this.kv.restore(s.kv);
-    this.recent = new Map(s.recent);
+    this.recent = new Map();
+    for (let k = 0; k + 3 < s.recent.length; k += 4) {
+      this.recent.set(s.recent[k] as string, { fp: s.recent[k + 1] as number, index: s.recent[k + 2] as number, failure: s.recent[k + 3] as KvResult | null });
+    }
   }
 }
