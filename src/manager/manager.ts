@@ -8,6 +8,7 @@ import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '.
 import { parseAddress } from './address.js';
 import { clusterRoutes } from './api/cluster.js';
 import { installErrorHandler } from './api/errors.js';
+import { installValidation } from './api/validation.js';
 import { kvRoutes } from './api/kv.js';
 import type { ManagerContext } from './context.js';
 import { ManagerState } from './state/machine.js';
@@ -95,6 +96,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   const ctx: ManagerContext = { node, state, addresses, self: id };
   const peerIds = new Set(addresses.keys());
   installErrorHandler(app);
+  installValidation(app);
   await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from) });
   await app.register(kvRoutes, { ctx });
   await app.register(clusterRoutes, { ctx });
