@@ -105,8 +105,8 @@ export class RaftNode {
       persisted: loaded,
       electionTicks,
       heartbeatTicks: 1,
-      // A booting cluster should not sit through a whole election timeout before its first vote.
-      startupElapsed: electionTicks - Math.max(2, Math.round(electionTicks / 4)),
+      // A booting cluster should not sit through whole election timeouts before its first leader.
+      fastStart: true,
       seed: (Date.now() ^ (this.opts.id * 2654435761)) >>> 0,
     });
     if (loaded.snapshot) {

@@ -55,10 +55,12 @@ export interface RaftConfig {
   /** At most this many committed entries are handed out per Ready. */
   maxApplyEntries?: number;
   /**
-   * Ticks counted as already elapsed when the node starts, so that a cluster that just booted elects
-   * a leader sooner than a full timeout. Safe with PreVote: an early campaign cannot disrupt a leader.
+   * Until this node first hears from a leader, its election timeouts are short (2 ticks to half a
+   * timeout), so a cluster that just booted, whose members come up one by one, elects a leader
+   * quickly instead of waiting out full timeouts after early campaigns found nobody listening. Safe
+   * with PreVote: an early campaign cannot disrupt a leader the others still hear.
    */
-  startupElapsed?: number;
+  fastStart?: boolean;
 }
 
 interface ReadRequest {
@@ -126,6 +128,7 @@ export class Raft {
   private readonly rand: Random;
 
   private electionElapsed = 0;
+  private fastStart: boolean;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
   private readonly votes = new Map<NodeId, boolean>();
@@ -171,8 +174,8 @@ export class Raft {
     }
     if (!conf) throw new Error('raft: a configuration (conf) is required when no snapshot is persisted');
     this.applyConf(conf);
+    this.fastStart = cfg.fastStart ?? false;
     this.becomeFollower(this.term, NONE);
-    this.electionElapsed = Math.max(0, Math.min(cfg.startupElapsed ?? 0, this.electionTicks - 1));
     this.prevSoft = { lead: this.lead, role: this.role };
     this.prevHard = this.hardState();
   }
@@ -462,7 +465,9 @@ export class Raft {
     this.lead = NONE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
-    this.randomizedElectionTimeout = this.electionTicks + this.rand.int(0, this.electionTicks);
+    this.randomizedElectionTimeout = this.fastStart
+      ? this.rand.int(2, Math.max(3, Math.ceil(this.electionTicks / 2) + 1))
+      : this.electionTicks + this.rand.int(0, this.electionTicks);
     this.leadTransferee = NONE;
     this.votes.clear();
     this.uncommittedBytes = 0;
@@ -478,9 +483,17 @@ export class Raft {
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
+    if (lead !== NONE) this.heardLeader();
     this.reset(term);
     this.role = 'follower';
     this.lead = lead;
+  }
+
+  /** The end of the fast start: from now on, full randomized election timeouts. */
+  private heardLeader(): void {
+    if (!this.fastStart) return;
+    this.fastStart = false;
+    this.randomizedElectionTimeout = this.electionTicks + this.rand.int(0, this.electionTicks);
   }
 
   private becomePreCandidate(): void {
@@ -498,6 +511,7 @@ export class Raft {
   }
 
   private becomeLeader(): void {
+    this.heardLeader();
     this.reset(this.term);
     this.role = 'leader';
     this.lead = this.id;
@@ -568,16 +582,19 @@ export class Raft {
       case 'app':
         this.electionElapsed = 0;
         this.lead = m.from;
+        this.heardLeader();
         this.handleAppend(m);
         break;
       case 'heartbeat':
         this.electionElapsed = 0;
         this.lead = m.from;
+        this.heardLeader();
         this.handleHeartbeat(m);
         break;
       case 'snap':
         this.electionElapsed = 0;
         this.lead = m.from;
+        this.heardLeader();
         this.handleSnapshot(m);
         break;
       case 'timeout-now':

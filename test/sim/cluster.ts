@@ -252,6 +252,7 @@ export class Simulation {
       heartbeatTicks: HEARTBEAT_TICKS,
       seed: this.schedule.seed * 31 + id * 1009 + n.incarnation,
       // Small messages and windows make the rare interleavings (Figure 8) common.
+      fastStart: this.schedule.seed % 3 === 0,
       maxMsgEntries: 1 + (this.schedule.seed % 4),
       maxInflight: 1 + (this.schedule.seed % 5),
     });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startManager } from '../../manager/manager.js';
 import { intOption } from '../parse.js';
 
 export function managerCommand(program: Command): void {
@@ -16,6 +15,8 @@ export function managerCommand(program: Command): void {
     .option('--keep-entries <n>', 'entries kept before a snapshot for followers a little behind', intOption('--keep-entries'), 5000)
     .option('--log-level <level>', 'fatal|error|warn|info|debug', 'info')
     .action(async (o: { listen: string; peers: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string }) => {
+      // Loaded only here: fastify and LevelDB are not needed by the client commands.
+      const { startManager } = await import('../../manager/manager.js');
       const m = await startManager({ ...o, peers: o.peers.split(',') });
       await new Promise<void>((resolve) => {
         const onSignal = (sig: string) => {
