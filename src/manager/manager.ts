@@ -10,6 +10,8 @@ import { clusterRoutes } from './api/cluster.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
 import { kvRoutes } from './api/kv.js';
+import { serviceRoutes } from './api/services.js';
+import { Reconciler } from './reconciler.js';
 import type { ManagerContext } from './context.js';
 import { ManagerState } from './state/machine.js';
 
@@ -100,6 +102,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from) });
   await app.register(kvRoutes, { ctx });
   await app.register(clusterRoutes, { ctx });
+  await app.register(serviceRoutes, { ctx });
+  const reconciler = new Reconciler(ctx);
   try {
     await node.start(transport);
   } catch (err) {
@@ -107,6 +111,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     throw err;
   }
   await app.listen({ host: listen.host, port: listen.port });
+  reconciler.start();
   app.log.info({ id, address: self, peers, dataDir: o.dataDir, clusterId }, `manager ${id} listening on ${o.listen}`);
 
   let stopping: Promise<void> | null = null;
@@ -116,6 +121,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
       while (node.isLeader() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       app.log.info({ leader: node.leaderId() }, node.isLeader() ? 'leadership transfer timed out' : `handed leadership to manager ${node.leaderId()}`);
     }
+    reconciler.stop();
     await node.stop();
     await app.close();
     await transport.close();

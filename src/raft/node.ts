@@ -133,6 +133,12 @@ export class RaftNode {
     return this.transport ? { ...this.transport.stats, queued: this.transport.queued() } : null;
   }
 
+  /** Leader, and the first entry of its term has committed: its view of the state is complete. */
+  isReadyLeader(): boolean {
+    const c = this.core;
+    return this.role === 'leader' && c.role === 'leader' && c.log.term(c.log.committed) === c.term;
+  }
+
   isLeader(): boolean {
     return this.role === 'leader';
   }

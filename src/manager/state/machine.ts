@@ -3,9 +3,10 @@
 // (in snapshots too), so a retry of an applied command returns the first result instead of acting
 // twice — which is what makes a client's retry across a leader change safe.
 import type { Entry, StateMachine } from '../../raft/index.js';
+import { ClusterState, type ClusterCommand } from './cluster-state.js';
 import { KvStore, type KvCommand, type KvResult } from './kv.js';
 
-export type Command = KvCommand;
+export type Command = KvCommand | ClusterCommand;
 export type Envelope = Command & { id: string };
 
 /** Idempotency keys remembered; at 5,000 writes/s this covers retries for about 20 s. */
@@ -19,12 +20,14 @@ const MAX_REMEMBERED = 100_000;
 interface Remembered {
   fp: number;
   index: number;
-  failure: KvResult | null;
+  /** Kept for failures and for commands whose result cannot be rebuilt from the command. */
+  failure: unknown;
 }
 
 /** FNV-1a over the command's fields: a retry must carry the same command as the first attempt. */
 function fingerprint(c: Command): number {
-  const s = `${c.op}\0${c.key}\0${'value' in c ? c.value : ''}\0${c.cas ?? ''}`;
+  // What a retry repeats: not the timestamp or ids the proposer picked for each attempt.
+  const s = c.op === 'kv.put' || c.op === 'kv.delete' ? `${c.op}\0${c.key}\0${'value' in c ? c.value : ''}\0${c.cas ?? ''}` : JSON.stringify({ ...c, id: '', ts: 0, serviceId: '' });
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
@@ -33,12 +36,13 @@ function fingerprint(c: Command): number {
   return h >>> 0;
 }
 
-function successOf(c: Command, index: number): KvResult {
+function successOf(c: KvCommand, index: number): KvResult {
   return c.op === 'kv.put' ? { ok: true, item: { key: c.key, value: c.value, version: index } } : { ok: true, deleted: true, key: c.key, version: index };
 }
 
 export class ManagerState implements StateMachine {
   readonly kv = new KvStore();
+  readonly cluster = new ClusterState();
   private recent = new Map<string, Remembered>();
   appliedIndex = 0;
 
@@ -59,19 +63,30 @@ export class ManagerState implements StateMachine {
     const seen = this.recent.get(cmd.id);
     if (seen) {
       if (seen.fp !== fp) return { ok: false, code: 'idempotency-key-reused', key: cmd.id };
-      return seen.failure ?? successOf(cmd, seen.index);
+      if (seen.failure !== null) return seen.failure;
+      return successOf(cmd as KvCommand, seen.index);
     }
-    let result: KvResult;
     switch (cmd.op) {
       case 'kv.put':
-      case 'kv.delete':
-        result = this.kv.apply(cmd, e.index);
-        break;
+      case 'kv.delete': {
+        const result = this.kv.apply(cmd, e.index);
+        this.remember(cmd.id, { fp, index: e.index, failure: result.ok ? null : result });
+        return result;
+      }
+      case 'service.upsert':
+      case 'service.stop':
+      case 'task.create':
+      case 'task.shutdown': {
+        // A copy, frozen as of now: the result must not follow later changes to the live objects
+        // it names (a snapshot would otherwise carry a different history than the log).
+        const result = structuredClone(this.cluster.apply(cmd));
+        // Results of cluster commands are kept whole: they hold what the proposer chose (ids).
+        this.remember(cmd.id, { fp, index: e.index, failure: result });
+        return result;
+      }
       default:
         return { ok: false, code: 'bad-command' };
     }
-    this.remember(cmd.id, { fp, index: e.index, failure: result.ok ? null : result });
-    return result;
   }
 
   private remember(id: string, r: Remembered): void {
@@ -85,7 +100,7 @@ export class ManagerState implements StateMachine {
   snapshot(): Uint8Array {
     const recent: unknown[] = [];
     for (const [id, r] of this.recent) recent.push(id, r.fp, r.index, r.failure);
-    return Buffer.from(JSON.stringify({ v: 2, applied: this.appliedIndex, kv: this.kv.toJSON(), recent }));
+    return Buffer.from(JSON.stringify({ v: 3, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.toJSON(), recent }));
   }
 
   restore(data: Uint8Array): void {
@@ -93,14 +108,16 @@ export class ManagerState implements StateMachine {
       v: number;
       applied: number;
       kv: [string, string, number][];
+      cluster: Parameters<ClusterState['restore']>[0];
       recent: unknown[];
     };
-    if (s.v !== 2) throw new Error(`snapshot format ${s.v} is not supported`);
+    if (s.v !== 3) throw new Error(`snapshot format ${s.v} is not supported`);
     this.appliedIndex = s.applied;
     this.kv.restore(s.kv);
+    this.cluster.restore(s.cluster);
     this.recent = new Map();
     for (let k = 0; k + 3 < s.recent.length; k += 4) {
-      this.recent.set(s.recent[k] as string, { fp: s.recent[k + 1] as number, index: s.recent[k + 2] as number, failure: s.recent[k + 3] as KvResult | null });
+      this.recent.set(s.recent[k] as string, { fp: s.recent[k + 1] as number, index: s.recent[k + 2] as number, failure: s.recent[k + 3] });
     }
   }
 }

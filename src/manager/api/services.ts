@@ -1,0 +1,168 @@
+// /v1/services, /v1/tasks and /v1/nodes: the user's desired state and what became of it.
+import type { FastifyPluginAsync } from 'fastify';
+import { normalizeSpec, SpecError, type ServiceSpec } from '../../spec/index.js';
+import type { ManagerContext } from '../context.js';
+import { newId } from '../ids.js';
+import { TERMINAL, type ClusterResult, type Service, type Task } from '../state/cluster-state.js';
+import { ApiError } from './errors.js';
+import { forwardIfFollower, propose, readBarrier } from './consensus.js';
+
+const staleQuery = { type: 'object', properties: { stale: { type: 'boolean' } }, additionalProperties: false } as const;
+const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' } }, required: ['id'] } as const;
+
+/** The spec in the form a person writes it, so a PATCH can be merged and validated like a POST. */
+export function specToInput(s: ServiceSpec): Record<string, unknown> {
+  return {
+    name: s.name,
+    image: s.image,
+    command: s.command,
+    replicas: s.replicas,
+    resources: s.resources,
+    env: s.env,
+    network: s.network,
+    ports: s.ports.map((p) => ({ container: p.container, host: p.host ?? p.container, protocol: p.protocol })),
+    restart: { policy: s.restart.policy, maxAttempts: s.restart.maxAttempts, delay: s.restart.delayMs },
+    ...(s.healthCheck
+      ? {
+          healthCheck: {
+            ...(s.healthCheck.http ? { http: s.healthCheck.http } : {}),
+            ...(s.healthCheck.tcp ? { tcp: s.healthCheck.tcp } : {}),
+            ...(s.healthCheck.exec ? { exec: s.healthCheck.exec } : {}),
+            interval: s.healthCheck.intervalMs,
+            timeout: s.healthCheck.timeoutMs,
+            retries: s.healthCheck.retries,
+            startPeriod: s.healthCheck.startPeriodMs,
+          },
+        }
+      : {}),
+    constraints: s.constraints.map((c) => `node.${c.field === 'label' ? `labels.${c.label}` : c.field} ${c.op} ${c.value}`),
+    ...(s.placement ? { placement: s.placement } : {}),
+    update: { parallelism: s.update.parallelism, monitor: s.update.monitorMs, failureAction: s.update.failureAction },
+  };
+}
+
+function validSpec(input: unknown): ServiceSpec {
+  try {
+    return normalizeSpec(input);
+  } catch (err) {
+    if (err instanceof SpecError) throw new ApiError(400, 'bad-spec', err.message, err.issues);
+    throw err;
+  }
+}
+
+function view(ctx: ManagerContext, svc: Service): unknown {
+  const tasks = ctx.state.cluster.tasksOf(svc.id);
+  const running = tasks.filter((t) => t.desired === 'running' && t.state === 'running').length;
+  const desired = svc.state === 'active' ? svc.spec.replicas : 0;
+  return { id: svc.id, name: svc.name, version: svc.version, taskVersion: svc.taskVersion, state: svc.state, spec: svc.spec, running, desired, createdAt: svc.createdAt, updatedAt: svc.updatedAt };
+}
+
+function resultOf(res: ClusterResult): Extract<ClusterResult, { ok: true }> {
+  if (res.ok) return res;
+  if (res.code === 'not-found') throw new ApiError(404, 'not-found', res.message);
+  if (res.code === 'version-mismatch') throw new ApiError(409, 'version-mismatch', `${res.message}; the service changed meanwhile, retry`);
+  throw new ApiError(400, res.code, res.message);
+}
+
+function found(ctx: ManagerContext, idOrName: string): Service {
+  const svc = ctx.state.cluster.findService(idOrName);
+  if (!svc) throw new ApiError(404, 'not-found', `service ${idOrName} does not exist`);
+  return svc;
+}
+
+export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (app, { ctx }) => {
+  app.post<{ Body: unknown }>('/v1/services', { schema: { body: { type: 'object' } } }, async (req, reply) => {
+    if (await forwardIfFollower(ctx, req, reply)) return reply;
+    const spec = validSpec(req.body);
+    const res = resultOf((await propose(ctx, req, { op: 'service.upsert', ts: Date.now(), serviceId: newId(), spec })) as ClusterResult);
+    if (!('service' in res)) throw new ApiError(500, 'internal', 'unexpected result');
+    reply.code('created' in res && res.created ? 201 : 200);
+    return view(ctx, res.service);
+  });
+
+  app.get<{ Querystring: { stale?: boolean } }>('/v1/services', { schema: { querystring: staleQuery } }, async (req) => {
+    await readBarrier(ctx, req.query.stale === true);
+    return [...ctx.state.cluster.services.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => view(ctx, s));
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { stale?: boolean } }>('/v1/services/:id', { schema: { params: idParams, querystring: staleQuery } }, async (req) => {
+    await readBarrier(ctx, req.query.stale === true);
+    const svc = found(ctx, req.params.id);
+    const tasks = ctx.state.cluster.tasksOf(svc.id).sort((a, b) => a.slot - b.slot || a.createdAt - b.createdAt);
+    return { ...(view(ctx, svc) as object), tasks };
+  });
+
+  app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>(
+    '/v1/services/:id',
+    { schema: { params: idParams, body: { type: 'object', minProperties: 1 } } },
+    async (req, reply) => {
+      if (await forwardIfFollower(ctx, req, reply)) return reply;
+      await readBarrier(ctx, false);
+      const svc = found(ctx, req.params.id);
+      if ('name' in req.body && req.body.name !== svc.name) throw new ApiError(400, 'bad-request', 'body.name: a service cannot be renamed; create a new one');
+      const spec = validSpec({ ...specToInput(svc.spec), ...req.body });
+      const res = resultOf((await propose(ctx, req, { op: 'service.upsert', ts: Date.now(), serviceId: svc.id, spec, expectVersion: svc.version })) as ClusterResult);
+      return 'service' in res ? view(ctx, res.service) : null;
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>('/v1/services/:id', { schema: { params: idParams } }, async (req, reply) => {
+    if (await forwardIfFollower(ctx, req, reply)) return reply;
+    const res = resultOf((await propose(ctx, req, { op: 'service.stop', ts: Date.now(), service: req.params.id })) as ClusterResult);
+    return 'service' in res ? view(ctx, res.service) : null;
+  });
+
+  app.get<{ Querystring: { service?: string; node?: string; state?: string; all?: boolean; stale?: boolean } }>(
+    '/v1/tasks',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            service: { type: 'string', maxLength: 128 },
+            node: { type: 'string', maxLength: 128 },
+            state: { type: 'string', enum: ['pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'lost'] },
+            all: { type: 'boolean' },
+            stale: { type: 'boolean' },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      await readBarrier(ctx, req.query.stale === true);
+      const q = req.query;
+      const svc = q.service ? found(ctx, q.service) : undefined;
+      const out: Task[] = [];
+      for (const t of ctx.state.cluster.tasks.values()) {
+        if (svc && t.serviceId !== svc.id) continue;
+        if (q.node && t.nodeId !== q.node) continue;
+        if (q.state && t.state !== q.state) continue;
+        if (!q.all && !q.state && TERMINAL.has(t.state)) continue;
+        out.push(t);
+      }
+      return out.sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : a.slot - b.slot || a.createdAt - b.createdAt));
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { stale?: boolean } }>('/v1/tasks/:id', { schema: { params: idParams, querystring: staleQuery } }, async (req) => {
+    await readBarrier(ctx, req.query.stale === true);
+    const t = ctx.state.cluster.tasks.get(req.params.id);
+    if (!t) throw new ApiError(404, 'not-found', `task ${req.params.id} does not exist`);
+    return t;
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/tasks/:id', { schema: { params: idParams } }, async (req, reply) => {
+    if (await forwardIfFollower(ctx, req, reply)) return reply;
+    await readBarrier(ctx, false);
+    const t = ctx.state.cluster.tasks.get(req.params.id);
+    if (!t) throw new ApiError(404, 'not-found', `task ${req.params.id} does not exist`);
+    resultOf((await propose(ctx, req, { op: 'task.shutdown', ts: Date.now(), ids: [t.id], terminal: [t.id] })) as ClusterResult);
+    return ctx.state.cluster.tasks.get(t.id);
+  });
+
+  app.get<{ Querystring: { stale?: boolean } }>('/v1/nodes', { schema: { querystring: staleQuery } }, async (req) => {
+    await readBarrier(ctx, req.query.stale === true);
+    return [...ctx.state.cluster.nodes.values()].map((n) => ({ ...n, reserved: { cpu: 0, memory: 0, disk: 0 }, usage: null }));
+  });
+};

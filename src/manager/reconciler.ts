@@ -1,0 +1,95 @@
+// The leader-only loop that holds every service at its spec: one task per slot 1..replicas. It runs
+// only on a leader whose first entry of its term has committed (its view of the state is complete)
+// and does nothing the moment leadership is lost: every decision is a proposal that must commit.
+import type { ManagerContext } from './context.js';
+import { newId } from './ids.js';
+import { TERMINAL, type ClusterState } from './state/cluster-state.js';
+import { ManagerState, type Envelope } from './state/machine.js';
+
+export interface ReconcileActions {
+  create: { id: string; serviceId: string; slot: number; version: number }[];
+  shutdown: string[];
+  /** Tasks that never reached a node: they end at once. */
+  terminal: string[];
+}
+
+/** What must change for the state to match the specs. Pure: the same state gives the same plan (ids aside). */
+export function plan(state: ClusterState, makeId: () => string = newId): ReconcileActions {
+  const out: ReconcileActions = { create: [], shutdown: [], terminal: [] };
+  const bySlot = new Map<string, number>();
+  for (const t of state.tasks.values()) {
+    const svc = state.services.get(t.serviceId);
+    const live = !TERMINAL.has(t.state);
+    if (t.desired === 'running' && live) {
+      // A task that never reached a node and runs an old version is replaced at no cost.
+      const stale = svc !== undefined && t.nodeId === null && t.version < svc.taskVersion;
+      if (!svc || svc.state !== 'active' || t.slot > svc.spec.replicas || stale) {
+        out.shutdown.push(t.id);
+        if (t.nodeId === null) out.terminal.push(t.id);
+      } else {
+        const k = `${t.serviceId}/${t.slot}`;
+        bySlot.set(k, (bySlot.get(k) ?? 0) + 1);
+      }
+    } else if (t.desired === 'shutdown' && live && t.nodeId === null) {
+      out.terminal.push(t.id);
+    }
+  }
+  for (const svc of state.services.values()) {
+    if (svc.state !== 'active') continue;
+    for (let slot = 1; slot <= svc.spec.replicas; slot++) {
+      if (!bySlot.get(`${svc.id}/${slot}`)) out.create.push({ id: makeId(), serviceId: svc.id, slot, version: svc.taskVersion });
+    }
+  }
+  return out;
+}
+
+export class Reconciler {
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+  private lastRevision = -1;
+  /** Rounds that proposed something, for metrics and tests. */
+  rounds = 0;
+
+  constructor(
+    private readonly ctx: ManagerContext,
+    private readonly intervalMs = 50,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async tick(): Promise<void> {
+    const { node, state } = this.ctx;
+    if (this.busy || !node.isReadyLeader()) {
+      if (!node.isLeader()) this.lastRevision = -1; // a new term re-examines everything
+      return;
+    }
+    if (state.cluster.revision === this.lastRevision) return;
+    this.busy = true;
+    try {
+      const rev = state.cluster.revision;
+      const p = plan(state.cluster);
+      const ts = Date.now();
+      const props: Envelope[] = [];
+      if (p.shutdown.length || p.terminal.length) props.push({ op: 'task.shutdown', ts, ids: p.shutdown, terminal: p.terminal, id: newId() });
+      // Batched: all new tasks of a round in one entry (chunked so an entry stays small).
+      for (let k = 0; k < p.create.length; k += 1000) props.push({ op: 'task.create', ts, tasks: p.create.slice(k, k + 1000), id: newId() });
+      if (props.length === 0) {
+        this.lastRevision = rev;
+        return;
+      }
+      this.rounds++;
+      await Promise.all(props.map((c) => node.propose(ManagerState.encode(c))));
+    } catch {
+      // Not leader any more, or the outcome is unknown: the next round looks at the committed state.
+    } finally {
+      this.busy = false;
+    }
+  }
+}

@@ -1,0 +1,208 @@
+// Services, tasks and nodes in the replicated state. Everything here is applied from committed
+// commands in log order on every manager, so it is deterministic: ids and timestamps come inside
+// the commands (chosen by the proposer), never from this code.
+import { canonicalSpec, type ServiceSpec } from '../../spec/index.js';
+
+export type TaskState = 'pending' | 'assigned' | 'starting' | 'running' | 'complete' | 'failed' | 'shutdown' | 'lost';
+export const TERMINAL: ReadonlySet<TaskState> = new Set(['complete', 'failed', 'shutdown', 'lost']);
+
+export interface Service {
+  id: string;
+  name: string;
+  spec: ServiceSpec;
+  /** Grows by one for every change of the spec. */
+  version: number;
+  /** Grows only when what a task runs changes (not for replicas or update settings): a scale is not a redeploy. */
+  taskVersion: number;
+  /** "stopped": `orch stop` asked for all its tasks to shut down. */
+  state: 'active' | 'stopped';
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Task {
+  id: string;
+  serviceId: string;
+  serviceName: string;
+  slot: number;
+  /** The service's taskVersion this task runs. */
+  version: number;
+  nodeId: string | null;
+  desired: 'running' | 'shutdown';
+  state: TaskState;
+  containerId: string | null;
+  exitCode: number | null;
+  error: string | null;
+  /** Why a pending task is not placed yet, for `orch get`. */
+  reason: string | null;
+  restarts: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NodeRecord {
+  id: string;
+  name: string;
+  address: string;
+  labels: Record<string, string>;
+  capacity: { cpu: number; memory: number; disk: number };
+  availability: 'active' | 'pause' | 'drain';
+  status: 'ready' | 'down';
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type ClusterCommand =
+  | { op: 'service.upsert'; ts: number; serviceId: string; spec: ServiceSpec; expectVersion?: number }
+  | { op: 'service.stop'; ts: number; service: string }
+  | { op: 'task.create'; ts: number; tasks: { id: string; serviceId: string; slot: number; version: number }[] }
+  | { op: 'task.shutdown'; ts: number; ids: string[]; terminal?: string[] };
+
+export type ClusterResult =
+  | { ok: true; created: boolean; changed: boolean; service: Service }
+  | { ok: true; stopped: true; service: Service; tasks: number }
+  | { ok: true; tasks: number }
+  | { ok: false; code: 'not-found' | 'version-mismatch' | 'bad-command'; message: string };
+
+/** What a task runs: the spec without the settings that only say how many or how to roll out. */
+function taskSpec(spec: ServiceSpec): string {
+  return canonicalSpec({ ...spec, replicas: 0, update: { parallelism: 1, monitorMs: 0, failureAction: 'pause' } });
+}
+
+export class ClusterState {
+  readonly services = new Map<string, Service>();
+  private readonly byName = new Map<string, string>();
+  readonly tasks = new Map<string, Task>();
+  readonly nodes = new Map<string, NodeRecord>();
+  /** Bumped on every change: watchers (the reconciler, `--wait`) compare it. */
+  revision = 0;
+
+  findService(idOrName: string): Service | undefined {
+    return this.services.get(idOrName) ?? this.services.get(this.byName.get(idOrName) ?? '');
+  }
+
+  tasksOf(serviceId: string): Task[] {
+    const out: Task[] = [];
+    for (const t of this.tasks.values()) if (t.serviceId === serviceId) out.push(t);
+    return out;
+  }
+
+  apply(cmd: ClusterCommand): ClusterResult {
+    this.revision++;
+    switch (cmd.op) {
+      case 'service.upsert':
+        return this.upsert(cmd);
+      case 'service.stop':
+        return this.stop(cmd);
+      case 'task.create':
+        for (const t of cmd.tasks) {
+          const svc = this.services.get(t.serviceId);
+          if (!svc || this.tasks.has(t.id)) continue;
+          this.tasks.set(t.id, {
+            id: t.id,
+            serviceId: t.serviceId,
+            serviceName: svc.name,
+            slot: t.slot,
+            version: t.version,
+            nodeId: null,
+            desired: 'running',
+            state: 'pending',
+            containerId: null,
+            exitCode: null,
+            error: null,
+            reason: 'no worker has joined the cluster yet',
+            restarts: 0,
+            createdAt: cmd.ts,
+            updatedAt: cmd.ts,
+          });
+        }
+        return { ok: true, tasks: cmd.tasks.length };
+      case 'task.shutdown': {
+        let n = 0;
+        for (const id of cmd.ids) {
+          const t = this.tasks.get(id);
+          if (!t || t.desired === 'shutdown') continue;
+          t.desired = 'shutdown';
+          t.updatedAt = cmd.ts;
+          n++;
+        }
+        // Tasks that never reached a node have nothing to stop: they end here.
+        for (const id of cmd.terminal ?? []) {
+          const t = this.tasks.get(id);
+          if (!t || TERMINAL.has(t.state) || t.nodeId !== null) continue;
+          t.desired = 'shutdown';
+          t.state = 'shutdown';
+          t.reason = null;
+          t.updatedAt = cmd.ts;
+          n++;
+        }
+        return { ok: true, tasks: n };
+      }
+      default:
+        return { ok: false, code: 'bad-command', message: `unknown command ${(cmd as { op: string }).op}` };
+    }
+  }
+
+  private upsert(cmd: Extract<ClusterCommand, { op: 'service.upsert' }>): ClusterResult {
+    const existing = this.findService(cmd.spec.name);
+    if (!existing) {
+      if (cmd.expectVersion !== undefined && cmd.expectVersion !== 0) {
+        return { ok: false, code: 'not-found', message: `service ${cmd.spec.name} does not exist` };
+      }
+      const svc: Service = { id: cmd.serviceId, name: cmd.spec.name, spec: cmd.spec, version: 1, taskVersion: 1, state: 'active', createdAt: cmd.ts, updatedAt: cmd.ts };
+      this.services.set(svc.id, svc);
+      this.byName.set(svc.name, svc.id);
+      return { ok: true, created: true, changed: true, service: svc };
+    }
+    if (cmd.expectVersion !== undefined && cmd.expectVersion !== existing.version) {
+      return { ok: false, code: 'version-mismatch', message: `service ${existing.name} is at version ${existing.version}, not ${cmd.expectVersion}` };
+    }
+    const changed = existing.state !== 'active' || canonicalSpec(existing.spec) !== canonicalSpec(cmd.spec);
+    if (changed) {
+      if (taskSpec(existing.spec) !== taskSpec(cmd.spec)) existing.taskVersion++;
+      existing.spec = cmd.spec;
+      existing.version++;
+      existing.state = 'active';
+      existing.updatedAt = cmd.ts;
+    }
+    return { ok: true, created: false, changed, service: existing };
+  }
+
+  private stop(cmd: Extract<ClusterCommand, { op: 'service.stop' }>): ClusterResult {
+    const svc = this.findService(cmd.service);
+    if (!svc) return { ok: false, code: 'not-found', message: `service ${cmd.service} does not exist` };
+    svc.state = 'stopped';
+    svc.updatedAt = cmd.ts;
+    let n = 0;
+    for (const t of this.tasksOf(svc.id)) {
+      if (t.desired === 'running') {
+        t.desired = 'shutdown';
+        t.updatedAt = cmd.ts;
+        n++;
+      }
+      if (t.nodeId === null && !TERMINAL.has(t.state)) {
+        t.state = 'shutdown';
+        t.reason = null;
+      }
+    }
+    return { ok: true, stopped: true, service: svc, tasks: n };
+  }
+
+  toJSON(): unknown {
+    return { services: [...this.services.values()], tasks: [...this.tasks.values()], nodes: [...this.nodes.values()], revision: this.revision };
+  }
+
+  restore(s: { services: Service[]; tasks: Task[]; nodes: NodeRecord[]; revision: number }): void {
+    this.services.clear();
+    this.byName.clear();
+    this.tasks.clear();
+    this.nodes.clear();
+    for (const svc of s.services) {
+      this.services.set(svc.id, svc);
+      this.byName.set(svc.name, svc.id);
+    }
+    for (const t of s.tasks) this.tasks.set(t.id, t);
+    for (const n of s.nodes) this.nodes.set(n.id, n);
+    this.revision = s.revision;
+  }
+}

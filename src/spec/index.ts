@@ -1,0 +1,3 @@
+export * from './schema.js';
+export * from './normalize.js';
+export * from './units.js';

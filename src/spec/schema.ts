@@ -1,0 +1,90 @@
+// The service spec as a person writes it (JSON or YAML), as a TypeBox type, which is JSON Schema.
+// Sizes, durations and cpus may be written with units; normalize.ts turns them into numbers.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 32 })], { description: 'a size like 64MiB, 1.5GiB or a number of bytes', unit: 'bytes' });
+const Duration = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 32 })], { description: 'a duration like 500ms, 5s or 1m', unit: 'duration' });
+const Cpu = Type.Union([Type.Number({ minimum: 0 }), Type.String({ maxLength: 16 })], { description: 'a number of cpus like 0.5', unit: 'cpu' });
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+
+function closed<T extends Record<string, TSchema>>(props: T) {
+  return Type.Object(props, { additionalProperties: false });
+}
+
+export const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
+
+export const HealthCheckSchema = closed({
+  http: Type.Optional(closed({ port: Port, path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, pattern: '^/' })) })),
+  tcp: Type.Optional(closed({ port: Port })),
+  exec: Type.Optional(closed({ command: Type.Array(Type.String({ maxLength: 4096 }), { minItems: 1, maxItems: 64 }) })),
+  interval: Type.Optional(Duration),
+  timeout: Type.Optional(Duration),
+  retries: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  startPeriod: Type.Optional(Duration),
+});
+
+export const SpecInputSchema = closed({
+  name: Type.String({ pattern: NAME_PATTERN, description: 'lower-case letters, digits and dashes, at most 63, starting and ending with a letter or digit' }),
+  image: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\s]+$', description: 'an image reference without spaces' }),
+  command: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
+  replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+  resources: Type.Optional(closed({ cpu: Type.Optional(Cpu), memory: Type.Optional(Size), disk: Type.Optional(Size) })),
+  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 256 }), Type.String({ maxLength: 32_768 }), { additionalProperties: false, maxProperties: 256 })),
+  network: Type.Optional(Type.Union([Type.Literal('host'), Type.Literal('bridge'), Type.Literal('none')])),
+  ports: Type.Optional(
+    Type.Array(closed({ container: Port, host: Type.Optional(Port), protocol: Type.Optional(Type.Union([Type.Literal('tcp'), Type.Literal('udp')])) }), { maxItems: 64 }),
+  ),
+  restart: Type.Optional(
+    closed({
+      policy: Type.Optional(Type.Union([Type.Literal('never'), Type.Literal('on-failure'), Type.Literal('always')])),
+      maxAttempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+      delay: Type.Optional(Duration),
+    }),
+  ),
+  healthCheck: Type.Optional(HealthCheckSchema),
+  constraints: Type.Optional(Type.Array(Type.String({ maxLength: 512 }), { maxItems: 32 })),
+  placement: Type.Optional(Type.Union([Type.Literal('spread'), Type.Literal('binpack'), Type.Literal('epvm'), Type.Literal('round-robin')])),
+  update: Type.Optional(
+    closed({
+      parallelism: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+      monitor: Type.Optional(Duration),
+      failureAction: Type.Optional(Type.Union([Type.Literal('pause'), Type.Literal('rollback')])),
+    }),
+  ),
+});
+
+export type SpecInput = Static<typeof SpecInputSchema>;
+
+/** A placement constraint, parsed: node.name, node.id or node.labels.KEY, compared with == or !=. */
+export interface Constraint {
+  field: 'name' | 'id' | 'label';
+  label?: string;
+  op: '==' | '!=';
+  value: string;
+}
+
+/** The spec after normalization: every default filled in, every unit turned into a number. */
+export interface ServiceSpec {
+  name: string;
+  image: string;
+  command: string[];
+  replicas: number;
+  /** cpu in cpus; memory and disk in bytes. 0 means "not reserved". */
+  resources: { cpu: number; memory: number; disk: number };
+  env: Record<string, string>;
+  network: 'host' | 'bridge' | 'none';
+  ports: { container: number; host: number | null; protocol: 'tcp' | 'udp' }[];
+  restart: { policy: 'never' | 'on-failure' | 'always'; maxAttempts: number; delayMs: number };
+  healthCheck: null | {
+    http: { port: number; path: string } | null;
+    tcp: { port: number } | null;
+    exec: { command: string[] } | null;
+    intervalMs: number;
+    timeoutMs: number;
+    retries: number;
+    startPeriodMs: number;
+  };
+  constraints: Constraint[];
+  placement: 'spread' | 'binpack' | 'epvm' | 'round-robin' | null;
+  update: { parallelism: number; monitorMs: number; failureAction: 'pause' | 'rollback' };
+}

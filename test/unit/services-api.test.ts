@@ -1,0 +1,140 @@
+// /v1/services, /v1/tasks, /v1/nodes through fastify.inject on a one-manager cluster, with the
+// reconciler creating and retiring tasks.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../helpers/cluster.js';
+import { startManager, type Manager } from '../../src/manager/manager.js';
+
+async function single(t: { teardown(f: () => unknown): void }): Promise<Manager> {
+  const dir = mkdtempSync(join(tmpdir(), 'orch-svc-'));
+  const addr = `127.0.0.1:${await freePort()}`;
+  const m = await startManager({ listen: addr, peers: [addr], dataDir: dir, logLevel: 'error', electionMs: 200, heartbeatMs: 20 });
+  t.teardown(async () => {
+    await m.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (let k = 0; k < 300 && !m.node.isReadyLeader(); k++) await new Promise((r) => setTimeout(r, 10));
+  return m;
+}
+
+interface TaskView {
+  id: string;
+  slot: number;
+  state: string;
+  desired: string;
+  serviceName: string;
+  version: number;
+}
+
+async function tasksOf(m: Manager, service: string): Promise<TaskView[]> {
+  return (await m.app.inject({ method: 'GET', url: `/v1/tasks?service=${service}` })).json() as TaskView[];
+}
+
+/** Waits for the reconciler: until f holds or a deadline passes. */
+async function until(f: () => Promise<boolean>, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await f()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+const web = { name: 'web', image: 'orch/busybox:latest', command: ['sleep', '3600'], replicas: 3, resources: { memory: '64MiB' } };
+
+t.test('create, read, scale, update, stop', async (t) => {
+  const m = await single(t);
+  const created = await m.app.inject({ method: 'POST', url: '/v1/services', payload: web });
+  t.equal(created.statusCode, 201, 'created');
+  const svc = created.json() as { id: string; name: string; version: number; spec: { resources: { memory: number } }; desired: number };
+  t.equal(svc.spec.resources.memory, 64 * 2 ** 20, 'units normalized');
+  t.equal(svc.desired, 3);
+  t.ok(await until(async () => (await tasksOf(m, 'web')).length === 3), 'the reconciler made 3 tasks');
+  const tasks = await tasksOf(m, 'web');
+  t.same(tasks.map((x) => x.slot).sort(), [1, 2, 3], 'one per slot');
+  t.ok(tasks.every((x) => x.state === 'pending' && x.desired === 'running'), 'pending, waiting for workers');
+
+  const same = await m.app.inject({ method: 'POST', url: '/v1/services', payload: web });
+  t.equal(same.statusCode, 200, 'the same spec again: 200');
+  t.equal((same.json() as { version: number }).version, 1, 'and no new version');
+
+  const byName = (await m.app.inject({ method: 'GET', url: '/v1/services/web' })).json() as { id: string; tasks: unknown[] };
+  t.equal(byName.id, svc.id, 'found by name');
+  t.equal(byName.tasks.length, 3);
+  t.equal(((await m.app.inject({ method: 'GET', url: `/v1/services/${svc.id}` })).json() as { name: string }).name, 'web', 'found by id');
+
+  const down = await m.app.inject({ method: 'PATCH', url: '/v1/services/web', payload: { replicas: 1 } });
+  t.equal(down.statusCode, 200);
+  t.equal((down.json() as { version: number }).version, 2);
+  t.ok(await until(async () => (await tasksOf(m, 'web')).length === 1), 'scaled down to 1 live task');
+  t.equal((await tasksOf(m, 'web'))[0].slot, 1, 'slot 1 remains');
+  const all = (await m.app.inject({ method: 'GET', url: '/v1/tasks?service=web&all=true' })).json() as TaskView[];
+  t.equal(all.filter((x) => x.state === 'shutdown').length, 2, 'the others are shut down, kept as history');
+
+  t.equal((await tasksOf(m, 'web'))[0].version, 1, 'a scale is not a redeploy: the task is kept');
+  const up = await m.app.inject({ method: 'PATCH', url: '/v1/services/web', payload: { replicas: 4, image: 'orch/busybox:2' } });
+  const upView = up.json() as { spec: { image: string }; taskVersion: number };
+  t.equal(upView.spec.image, 'orch/busybox:2');
+  t.equal(upView.taskVersion, 2, 'a new image is a new task version');
+  t.ok(await until(async () => {
+    const ts = await tasksOf(m, 'web');
+    return ts.length === 4 && ts.every((x) => x.version === 2);
+  }), 'scaled up to 4, pending tasks of the old version replaced');
+
+  const stop = await m.app.inject({ method: 'DELETE', url: '/v1/services/web' });
+  t.equal(stop.statusCode, 200);
+  t.equal((stop.json() as { state: string }).state, 'stopped');
+  t.ok(await until(async () => (await tasksOf(m, 'web')).length === 0), 'no live task after stop');
+  const again = await m.app.inject({ method: 'POST', url: '/v1/services', payload: web });
+  t.equal((again.json() as { state: string; version: number }).state, 'active', 'start after stop re-activates');
+});
+
+t.test('tasks: by id, delete one (it is replaced), filters', async (t) => {
+  const m = await single(t);
+  await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, replicas: 2 } });
+  t.ok(await until(async () => (await tasksOf(m, 'web')).length === 2));
+  const [first] = await tasksOf(m, 'web');
+  t.equal(((await m.app.inject({ method: 'GET', url: `/v1/tasks/${first.id}` })).json() as { id: string }).id, first.id);
+  const del = await m.app.inject({ method: 'DELETE', url: `/v1/tasks/${first.id}` });
+  t.equal((del.json() as { state: string }).state, 'shutdown');
+  t.ok(await until(async () => {
+    const ts = await tasksOf(m, 'web');
+    return ts.length === 2 && !ts.some((x) => x.id === first.id);
+  }), 'a replacement took its slot');
+  t.equal(((await m.app.inject({ method: 'GET', url: '/v1/tasks?state=shutdown' })).json() as unknown[]).length, 1);
+  t.same((await m.app.inject({ method: 'GET', url: '/v1/nodes' })).json(), [], 'no workers yet');
+});
+
+t.test('bad input: 4xx naming the field, never a 500', async (t) => {
+  const m = await single(t);
+  const cases: [string, string, unknown, number, RegExp][] = [
+    ['POST', '/v1/services', { ...web, replicas: 'three' }, 400, /^replicas: expected an integer from 0 to 10000, got "three"$/],
+    ['POST', '/v1/services', { ...web, colour: 'red' }, 400, /^colour: unknown field$/],
+    ['POST', '/v1/services', { image: 'x' }, 400, /^name: is required/],
+    ['POST', '/v1/services', [1, 2], 400, /body: must be object/],
+    ['POST', '/v1/services', { ...web, ports: [{ container: 99999 }] }, 400, /ports\[0\]\.container: expected an integer from 1 to 65535/],
+    ['GET', '/v1/services/nope', undefined, 404, /service nope does not exist/],
+    ['GET', '/v1/services/bad%20id', undefined, 400, /params\.id/],
+    ['PATCH', '/v1/services/nope', { replicas: 2 }, 404, /service nope does not exist/],
+    ['DELETE', '/v1/services/nope', undefined, 404, /service nope does not exist/],
+    ['GET', '/v1/tasks?state=sleeping', undefined, 400, /querystring\.state: must be equal to one of the allowed values/],
+    ['GET', '/v1/tasks/zzz', undefined, 404, /task zzz does not exist/],
+    ['DELETE', '/v1/tasks/zzz', undefined, 404, /task zzz does not exist/],
+  ];
+  for (const [method, url, payload, status, msg] of cases) {
+    const res = await m.app.inject({ method: method as 'POST', url, payload: payload as object | undefined });
+    t.equal(res.statusCode, status, `${method} ${url} -> ${status}`);
+    t.match((res.json() as { error: { message: string } }).error.message, msg);
+  }
+  await m.app.inject({ method: 'POST', url: '/v1/services', payload: web });
+  const rename = await m.app.inject({ method: 'PATCH', url: '/v1/services/web', payload: { name: 'other' } });
+  t.equal(rename.statusCode, 400);
+  t.match((rename.json() as { error: { message: string } }).error.message, /cannot be renamed/);
+  const badPatch = await m.app.inject({ method: 'PATCH', url: '/v1/services/web', payload: { replicas: -1 } });
+  t.equal(badPatch.statusCode, 400);
+  t.match((badPatch.json() as { error: { message: string } }).error.message, /^replicas: expected an integer from 0 to 10000, got -1$/);
+  const details = (await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, replicas: 'x', bogus: 1 } })).json() as { error: { details: { path: string }[] } };
+  t.same(details.error.details.map((d) => d.path).sort(), ['bogus', 'replicas'], 'details list every field');
+});
