@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { ApiRequestError } from '../client/client.js';
 import { clusterCommand, kvCommand } from './commands/kv.js';
 import { managerCommand } from './commands/manager.js';
+import { serviceCommands } from './commands/services.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run "orch --help" for usage)')
     .exitOverride();
   managerCommand(program);
+  serviceCommands(program);
   kvCommand(program);
   clusterCommand(program);
   return program;

@@ -3,6 +3,7 @@
 // once all were tried), with the same idempotency key, so a retry across a leader change is safe.
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
+import type { ServiceSpec } from '../spec/index.js';
 
 export class ApiRequestError extends Error {
   constructor(
@@ -42,6 +43,47 @@ export interface ClusterInfo {
   leader: number | null;
   term: number;
   managers: ManagerInfo[];
+}
+
+export interface ServiceInfo {
+  id: string;
+  name: string;
+  version: number;
+  taskVersion: number;
+  state: 'active' | 'stopped';
+  spec: ServiceSpec;
+  running: number;
+  desired: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface TaskInfo {
+  id: string;
+  serviceId: string;
+  serviceName: string;
+  slot: number;
+  version: number;
+  nodeId: string | null;
+  desired: string;
+  state: string;
+  containerId: string | null;
+  exitCode: number | null;
+  error: string | null;
+  reason: string | null;
+  restarts: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NodeInfo {
+  id: string;
+  name: string;
+  address: string;
+  labels: Record<string, string>;
+  status: string;
+  availability: string;
+  capacity: { cpu: number; memory: number; disk: number };
 }
 
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -126,6 +168,45 @@ export class OrchClient {
     if (opts.stale) q.set('stale', 'true');
     const s = q.toString();
     return this.call('GET', `/v1/kv${s ? '?' + s : ''}`);
+  }
+
+  createService(spec: unknown, idempotencyKey?: string): Promise<ServiceInfo> {
+    return this.call('POST', '/v1/services', spec, idempotencyKey);
+  }
+
+  services(): Promise<ServiceInfo[]> {
+    return this.call('GET', '/v1/services');
+  }
+
+  service(idOrName: string): Promise<ServiceInfo & { tasks: TaskInfo[] }> {
+    return this.call('GET', `/v1/services/${encodeURIComponent(idOrName)}`);
+  }
+
+  patchService(idOrName: string, patch: Record<string, unknown>, idempotencyKey?: string): Promise<ServiceInfo> {
+    return this.call('PATCH', `/v1/services/${encodeURIComponent(idOrName)}`, patch, idempotencyKey);
+  }
+
+  stopService(idOrName: string, idempotencyKey?: string): Promise<ServiceInfo> {
+    return this.call('DELETE', `/v1/services/${encodeURIComponent(idOrName)}`, undefined, idempotencyKey);
+  }
+
+  tasks(filter: { service?: string; node?: string; state?: string; all?: boolean } = {}): Promise<TaskInfo[]> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined && v !== false) q.set(k, String(v));
+    const s = q.toString();
+    return this.call('GET', `/v1/tasks${s ? '?' + s : ''}`);
+  }
+
+  task(id: string): Promise<TaskInfo> {
+    return this.call('GET', `/v1/tasks/${encodeURIComponent(id)}`);
+  }
+
+  stopTask(id: string, idempotencyKey?: string): Promise<TaskInfo> {
+    return this.call('DELETE', `/v1/tasks/${encodeURIComponent(id)}`, undefined, idempotencyKey);
+  }
+
+  nodes(): Promise<NodeInfo[]> {
+    return this.call('GET', '/v1/nodes');
   }
 
   cluster(): Promise<ClusterInfo> {

@@ -138,3 +138,13 @@ t.test('bad input: 4xx naming the field, never a 500', async (t) => {
   const details = (await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, replicas: 'x', bogus: 1 } })).json() as { error: { details: { path: string }[] } };
   t.same(details.error.details.map((d) => d.path).sort(), ['bogus', 'replicas'], 'details list every field');
 });
+
+t.test('a spec no node could hold is refused, naming the resource', async (t) => {
+  const m = await single(t);
+  // A worker's record, as the join of a later issue will commit it (written directly for this test).
+  m.state.cluster.nodes.set('n1', { id: 'n1', name: 'w1', address: '127.0.0.1:1', labels: {}, capacity: { cpu: 2, memory: 2 ** 30, disk: 10 * 2 ** 30 }, availability: 'active', status: 'ready', createdAt: 0, updatedAt: 0 });
+  const res = await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, resources: { memory: '2GiB', cpu: 4 } } });
+  t.equal(res.statusCode, 400);
+  t.equal((res.json() as { error: { message: string } }).error.message, 'resources.memory: 2 GiB is more than any node has (the largest has 1 GiB); resources.cpu: 4 cpus is more than any node has (the largest has 2)');
+  t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, resources: { memory: '512MiB' } } })).statusCode, 201, 'one that fits is accepted');
+});

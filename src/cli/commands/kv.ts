@@ -1,22 +1,7 @@
 import type { Command } from 'commander';
-import { OrchClient } from '../../client/client.js';
-import { resolveManagers } from '../managers.js';
+import { withClient, type ClientOpts } from '../client.js';
 import { printJson, printTable } from '../output.js';
 import { intOption } from '../parse.js';
-
-interface ClientOpts {
-  manager?: string;
-  json?: boolean;
-}
-
-async function withClient<T>(o: ClientOpts, f: (c: OrchClient) => Promise<T>): Promise<T> {
-  const c = new OrchClient(resolveManagers(o.manager));
-  try {
-    return await f(c);
-  } finally {
-    await c.close();
-  }
-}
 
 export function kvCommand(program: Command): void {
   const kv = program.command('kv').description('read and write the replicated key/value store');

@@ -1,6 +1,6 @@
 // /v1/services, /v1/tasks and /v1/nodes: the user's desired state and what became of it.
 import type { FastifyPluginAsync } from 'fastify';
-import { normalizeSpec, SpecError, type ServiceSpec } from '../../spec/index.js';
+import { formatBytes, normalizeSpec, SpecError, type ServiceSpec } from '../../spec/index.js';
 import type { ManagerContext } from '../context.js';
 import { newId } from '../ids.js';
 import { TERMINAL, type ClusterResult, type Service, type Task } from '../state/cluster-state.js';
@@ -50,6 +50,20 @@ function validSpec(input: unknown): ServiceSpec {
   }
 }
 
+/** A spec that no node could ever hold is refused up front, naming the resource. */
+function checkFits(ctx: ManagerContext, spec: ServiceSpec): void {
+  const nodes = [...ctx.state.cluster.nodes.values()];
+  if (nodes.length === 0) return; // no worker yet: nothing to compare with
+  const maxMem = Math.max(...nodes.map((n) => n.capacity.memory));
+  const maxCpu = Math.max(...nodes.map((n) => n.capacity.cpu));
+  const maxDisk = Math.max(...nodes.map((n) => n.capacity.disk));
+  const issues: { path: string; message: string }[] = [];
+  if (spec.resources.memory > maxMem) issues.push({ path: 'resources.memory', message: `${formatBytes(spec.resources.memory)} is more than any node has (the largest has ${formatBytes(maxMem)})` });
+  if (spec.resources.cpu > maxCpu) issues.push({ path: 'resources.cpu', message: `${spec.resources.cpu} cpus is more than any node has (the largest has ${maxCpu})` });
+  if (spec.resources.disk > maxDisk) issues.push({ path: 'resources.disk', message: `${formatBytes(spec.resources.disk)} is more than any node has (the largest has ${formatBytes(maxDisk)})` });
+  if (issues.length) throw new ApiError(400, 'bad-spec', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
+}
+
 function view(ctx: ManagerContext, svc: Service): unknown {
   const tasks = ctx.state.cluster.tasksOf(svc.id);
   const running = tasks.filter((t) => t.desired === 'running' && t.state === 'running').length;
@@ -74,6 +88,8 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
   app.post<{ Body: unknown }>('/v1/services', { schema: { body: { type: 'object' } } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
     const spec = validSpec(req.body);
+    await readBarrier(ctx, false);
+    checkFits(ctx, spec);
     const res = resultOf((await propose(ctx, req, { op: 'service.upsert', ts: Date.now(), serviceId: newId(), spec })) as ClusterResult);
     if (!('service' in res)) throw new ApiError(500, 'internal', 'unexpected result');
     reply.code('created' in res && res.created ? 201 : 200);
@@ -101,6 +117,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
       const svc = found(ctx, req.params.id);
       if ('name' in req.body && req.body.name !== svc.name) throw new ApiError(400, 'bad-request', 'body.name: a service cannot be renamed; create a new one');
       const spec = validSpec({ ...specToInput(svc.spec), ...req.body });
+      checkFits(ctx, spec);
       const res = resultOf((await propose(ctx, req, { op: 'service.upsert', ts: Date.now(), serviceId: svc.id, spec, expectVersion: svc.version })) as ClusterResult);
       return 'service' in res ? view(ctx, res.service) : null;
     },
