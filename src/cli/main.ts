@@ -6,6 +6,7 @@ import { ApiRequestError } from '../client/client.js';
 import { clusterCommand, kvCommand } from './commands/kv.js';
 import { managerCommand } from './commands/manager.js';
 import { serviceCommands } from './commands/services.js';
+import { workerCommand } from './commands/worker.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run "orch --help" for usage)')
     .exitOverride();
   managerCommand(program);
+  workerCommand(program);
   serviceCommands(program);
   kvCommand(program);
   clusterCommand(program);

@@ -86,6 +86,23 @@ export interface NodeInfo {
   capacity: { cpu: number; memory: number; disk: number };
 }
 
+export interface Assignment {
+  id: string;
+  serviceId: string;
+  serviceName: string;
+  slot: number;
+  desired: 'running' | 'shutdown';
+  state: string;
+  containerId: string | null;
+  spec: ServiceSpec | null;
+}
+
+export interface Assignments {
+  term: number;
+  version: number;
+  tasks: Assignment[];
+}
+
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
@@ -207,6 +224,23 @@ export class OrchClient {
 
   nodes(): Promise<NodeInfo[]> {
     return this.call('GET', '/v1/nodes');
+  }
+
+  registerNode(node: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } }): Promise<{ id: string; managers: string[]; term: number }> {
+    return this.call('POST', '/v1/nodes/register', node);
+  }
+
+  heartbeat(nodeId: string, body: { usage?: { cpu: number; memory: number; load: number }; reports?: unknown[] }): Promise<{ term: number; leader: number; managers: string[] }> {
+    return this.call('POST', `/v1/nodes/${nodeId}/heartbeat`, body);
+  }
+
+  assignments(nodeId: string, since: number, waitMs: number): Promise<Assignments> {
+    return this.call('GET', `/v1/nodes/${nodeId}/assignments?since=${since}&wait=${waitMs}`);
+  }
+
+  /** Replaces the list of managers (a worker learns them all from the first it reached). */
+  setManagers(list: string[]): void {
+    if (list.length > 0) this.managers.splice(0, this.managers.length, ...list);
   }
 
   cluster(): Promise<ClusterInfo> {

@@ -12,6 +12,8 @@ import { installValidation } from './api/validation.js';
 import { kvRoutes } from './api/kv.js';
 import { serviceRoutes } from './api/services.js';
 import { Reconciler } from './reconciler.js';
+import { Liveness } from './liveness.js';
+import { workerRoutes } from './api/workers.js';
 import type { ManagerContext } from './context.js';
 import { ManagerState } from './state/machine.js';
 
@@ -25,6 +27,8 @@ export interface ManagerOptions {
   snapshotEvery?: number;
   keepEntries?: number;
   logLevel?: string;
+  /** The workers' heartbeat period; a node missing 3 of them is down. */
+  workerHeartbeatMs?: number;
 }
 
 export interface Manager {
@@ -103,6 +107,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   await app.register(kvRoutes, { ctx });
   await app.register(clusterRoutes, { ctx });
   await app.register(serviceRoutes, { ctx });
+  const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000);
+  await app.register(workerRoutes, { ctx, liveness });
   const reconciler = new Reconciler(ctx);
   try {
     await node.start(transport);
@@ -112,6 +118,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   }
   await app.listen({ host: listen.host, port: listen.port });
   reconciler.start();
+  liveness.start();
   app.log.info({ id, address: self, peers, dataDir: o.dataDir, clusterId }, `manager ${id} listening on ${o.listen}`);
 
   let stopping: Promise<void> | null = null;
@@ -122,6 +129,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
       app.log.info({ leader: node.leaderId() }, node.isLeader() ? 'leadership transfer timed out' : `handed leadership to manager ${node.leaderId()}`);
     }
     reconciler.stop();
+    liveness.stop();
     await node.stop();
     await app.close();
     await transport.close();

@@ -3,10 +3,14 @@
 // and does nothing the moment leadership is lost: every decision is a proposal that must commit.
 import type { ManagerContext } from './context.js';
 import { newId } from './ids.js';
-import { TERMINAL, type ClusterState } from './state/cluster-state.js';
+import { placePending } from './placement.js';
+import type { ServiceSpec } from '../spec/index.js';
+import { TERMINAL, type ClusterState, type Task } from './state/cluster-state.js';
 import { ManagerState, type Envelope } from './state/machine.js';
 
 export interface ReconcileActions {
+  /** The soonest a slot waiting out its restart delay may be refilled, in ms. */
+  retryIn?: number;
   create: { id: string; serviceId: string; slot: number; version: number }[];
   shutdown: string[];
   /** Tasks that never reached a node: they end at once. */
@@ -14,7 +18,7 @@ export interface ReconcileActions {
 }
 
 /** What must change for the state to match the specs. Pure: the same state gives the same plan (ids aside). */
-export function plan(state: ClusterState, makeId: () => string = newId): ReconcileActions {
+export function plan(state: ClusterState, now: number, makeId: () => string = newId): ReconcileActions {
   const out: ReconcileActions = { create: [], shutdown: [], terminal: [] };
   const bySlot = new Map<string, number>();
   for (const t of state.tasks.values()) {
@@ -34,13 +38,47 @@ export function plan(state: ClusterState, makeId: () => string = newId): Reconci
       out.terminal.push(t.id);
     }
   }
+  const history = new Map<string, Task[]>();
+  for (const t of state.tasks.values()) {
+    if (!TERMINAL.has(t.state)) continue;
+    const k = `${t.serviceId}/${t.slot}`;
+    const list = history.get(k) ?? [];
+    list.push(t);
+    history.set(k, list);
+  }
   for (const svc of state.services.values()) {
     if (svc.state !== 'active') continue;
     for (let slot = 1; slot <= svc.spec.replicas; slot++) {
-      if (!bySlot.get(`${svc.id}/${slot}`)) out.create.push({ id: makeId(), serviceId: svc.id, slot, version: svc.taskVersion });
+      const k = `${svc.id}/${slot}`;
+      if (bySlot.get(k)) continue;
+      const wait = restartWait(svc.spec.restart, history.get(k) ?? [], now);
+      if (wait === 0) out.create.push({ id: makeId(), serviceId: svc.id, slot, version: svc.taskVersion });
+      else if (wait > 0) out.retryIn = Math.min(out.retryIn ?? Infinity, wait);
     }
   }
   return out;
+}
+
+/**
+ * The restart policy of a slot whose last task ended: 0 to replace it now, the milliseconds to wait
+ * (exponential backoff from restart.delay, capped at 5 minutes), or -1 never. A task that was shut
+ * down or lost with its node is replaced at once: that was not the task failing.
+ */
+export function restartWait(policy: ServiceSpec['restart'], ended: Task[], now: number): number {
+  if (ended.length === 0) return 0;
+  const sorted = [...ended].sort((a, b) => b.updatedAt - a.updatedAt);
+  const last = sorted[0];
+  if (last.state === 'shutdown' || last.state === 'lost') return 0;
+  if (policy.policy === 'never') return -1;
+  if (policy.policy === 'on-failure' && last.state === 'complete') return -1;
+  let failures = 0;
+  for (const t of sorted) {
+    if (t.state !== 'failed' && t.state !== 'complete') break;
+    failures++;
+  }
+  if (policy.maxAttempts > 0 && failures > policy.maxAttempts) return -1;
+  const delay = Math.min(policy.delayMs * 2 ** Math.max(0, failures - 1), 300_000);
+  return Math.max(0, last.updatedAt + delay - now);
 }
 
 export class Reconciler {
@@ -74,14 +112,19 @@ export class Reconciler {
     this.busy = true;
     try {
       const rev = state.cluster.revision;
-      const p = plan(state.cluster);
       const ts = Date.now();
+      const p = plan(state.cluster, ts);
       const props: Envelope[] = [];
       if (p.shutdown.length || p.terminal.length) props.push({ op: 'task.shutdown', ts, ids: p.shutdown, terminal: p.terminal, id: newId() });
       // Batched: all new tasks of a round in one entry (chunked so an entry stays small).
       for (let k = 0; k < p.create.length; k += 1000) props.push({ op: 'task.create', ts, tasks: p.create.slice(k, k + 1000), id: newId() });
+      // Placement is committed before any worker hears of it; tasks created this round are placed
+      // in the next one, once they exist in the committed state.
+      const placed = placePending(state.cluster);
+      if (placed.assignments.length || placed.unplaced.length) props.push({ op: 'task.assign', ts, assignments: placed.assignments, unplaced: placed.unplaced, id: newId() });
       if (props.length === 0) {
-        this.lastRevision = rev;
+        // Nothing to do until the state changes, unless a slot waits out a restart delay.
+        this.lastRevision = p.retryIn === undefined ? rev : -1;
         return;
       }
       this.rounds++;

@@ -61,8 +61,28 @@ export class ManagerProcess {
   }
 }
 
+export class WorkerProcess {
+  proc: ChildProcess | null = null;
+  exited: Promise<number | null> = Promise.resolve(null);
+  constructor(
+    readonly name: string,
+    readonly dataDir: string,
+    readonly logFile: string,
+  ) {}
+
+  get pid(): number {
+    if (!this.proc?.pid) throw new Error(`worker ${this.name} is not running`);
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+}
+
 export class ProcessCluster {
   readonly managers: ManagerProcess[] = [];
+  readonly workers: WorkerProcess[] = [];
   private constructor(
     readonly dir: string,
     private readonly opts: ClusterOptions,
@@ -120,6 +140,25 @@ export class ProcessCluster {
     p.stderr!.pipe(out);
     m.proc = p;
     m.exited = new Promise((resolve) => p.once('exit', (code) => resolve(code)));
+  }
+
+  /** Starts (or restarts) a worker process joined to the managers, on the given Docker engine. */
+  startWorker(name: string, dockerHost: string, heartbeatMs = 1000): WorkerProcess {
+    let w = this.workers.find((x) => x.name === name);
+    if (!w) {
+      w = new WorkerProcess(name, join(this.dir, `w-${name}`), join(this.dir, `w-${name}.log`));
+      this.workers.push(w);
+    }
+    const out = createWriteStream(w.logFile, { flags: 'a' });
+    const p = spawn(process.execPath, [ORCH_BIN, 'worker', '--join', this.addresses.join(','), '--name', name, '--data-dir', w.dataDir, '--heartbeat-ms', String(heartbeatMs)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, DOCKER_HOST: dockerHost },
+    });
+    p.stdout!.pipe(out);
+    p.stderr!.pipe(out);
+    w.proc = p;
+    w.exited = new Promise((resolve) => p.once('exit', (code) => resolve(code)));
+    return w;
   }
 
   client(opts?: { deadlineMs?: number; timeoutMs?: number }): OrchClient {
@@ -201,7 +240,7 @@ export class ProcessCluster {
   /** Stops every manager (SIGTERM, then SIGKILL after a grace) and removes the temp dir. */
   async stop(keep = false): Promise<void> {
     await Promise.all(
-      this.managers.map(async (m) => {
+      [...this.workers, ...this.managers].map(async (m) => {
         if (!m.running) return;
         try {
           process.kill(m.pid, 'SIGCONT');

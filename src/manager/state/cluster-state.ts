@@ -56,7 +56,23 @@ export type ClusterCommand =
   | { op: 'service.upsert'; ts: number; serviceId: string; spec: ServiceSpec; expectVersion?: number }
   | { op: 'service.stop'; ts: number; service: string }
   | { op: 'task.create'; ts: number; tasks: { id: string; serviceId: string; slot: number; version: number }[] }
-  | { op: 'task.shutdown'; ts: number; ids: string[]; terminal?: string[] };
+  | { op: 'task.shutdown'; ts: number; ids: string[]; terminal?: string[] }
+  | { op: 'node.register'; ts: number; node: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }
+  | { op: 'node.status'; ts: number; nodes: { id: string; status: 'ready' | 'down' }[] }
+  | { op: 'task.assign'; ts: number; assignments: { taskId: string; nodeId: string }[]; unplaced?: { taskId: string; reason: string }[] }
+  | { op: 'task.report'; ts: number; nodeId: string; reports: TaskReport[] };
+
+/** What a worker tells about one of its tasks. */
+export interface TaskReport {
+  taskId: string;
+  state: 'starting' | 'running' | 'complete' | 'failed' | 'shutdown';
+  containerId?: string | null;
+  exitCode?: number | null;
+  error?: string | null;
+}
+
+/** Allowed forward moves of a task's state; a report never moves a task backwards. */
+const ORDER: Record<TaskState, number> = { pending: 0, assigned: 1, starting: 2, running: 3, complete: 4, failed: 4, shutdown: 4, lost: 4 };
 
 export type ClusterResult =
   | { ok: true; created: boolean; changed: boolean; service: Service }
@@ -76,6 +92,19 @@ export class ClusterState {
   readonly nodes = new Map<string, NodeRecord>();
   /** Bumped on every change: watchers (the reconciler, `--wait`) compare it. */
   revision = 0;
+  /** Per node, bumped when its set of assigned tasks or their desired states change (long-poll). */
+  readonly assignVersion = new Map<string, number>();
+
+  private touchNode(nodeId: string | null): void {
+    if (nodeId) this.assignVersion.set(nodeId, (this.assignVersion.get(nodeId) ?? 0) + 1);
+  }
+
+  /** The tasks a node should know about: assigned to it and not finished. */
+  assignmentsOf(nodeId: string): Task[] {
+    const out: Task[] = [];
+    for (const t of this.tasks.values()) if (t.nodeId === nodeId && !TERMINAL.has(t.state)) out.push(t);
+    return out;
+  }
 
   findService(idOrName: string): Service | undefined {
     return this.services.get(idOrName) ?? this.services.get(this.byName.get(idOrName) ?? '');
@@ -124,6 +153,7 @@ export class ClusterState {
           if (!t || t.desired === 'shutdown') continue;
           t.desired = 'shutdown';
           t.updatedAt = cmd.ts;
+          this.touchNode(t.nodeId);
           n++;
         }
         // Tasks that never reached a node have nothing to stop: they end here.
@@ -134,6 +164,64 @@ export class ClusterState {
           t.state = 'shutdown';
           t.reason = null;
           t.updatedAt = cmd.ts;
+          n++;
+        }
+        return { ok: true, tasks: n };
+      }
+      case 'node.register': {
+        const prev = this.nodes.get(cmd.node.id);
+        const n: NodeRecord = {
+          ...cmd.node,
+          availability: prev?.availability ?? 'active',
+          status: 'ready',
+          createdAt: prev?.createdAt ?? cmd.ts,
+          updatedAt: cmd.ts,
+        };
+        this.nodes.set(n.id, n);
+        this.touchNode(n.id);
+        return { ok: true, tasks: 0 };
+      }
+      case 'node.status':
+        for (const x of cmd.nodes) {
+          const n = this.nodes.get(x.id);
+          if (n && n.status !== x.status) {
+            n.status = x.status;
+            n.updatedAt = cmd.ts;
+          }
+        }
+        return { ok: true, tasks: 0 };
+      case 'task.assign': {
+        let n = 0;
+        for (const a of cmd.assignments) {
+          const t = this.tasks.get(a.taskId);
+          // Only a pending task that still should run is placed; a stale plan changes nothing.
+          if (!t || t.state !== 'pending' || t.desired !== 'running' || !this.nodes.has(a.nodeId)) continue;
+          t.nodeId = a.nodeId;
+          t.state = 'assigned';
+          t.reason = null;
+          t.updatedAt = cmd.ts;
+          this.touchNode(a.nodeId);
+          n++;
+        }
+        for (const u of cmd.unplaced ?? []) {
+          const t = this.tasks.get(u.taskId);
+          if (t && t.state === 'pending') t.reason = u.reason;
+        }
+        return { ok: true, tasks: n };
+      }
+      case 'task.report': {
+        let n = 0;
+        for (const r of cmd.reports) {
+          const t = this.tasks.get(r.taskId);
+          // Only the node a task is assigned to may report on it, and only forwards.
+          if (!t || t.nodeId !== cmd.nodeId || ORDER[r.state] < ORDER[t.state] || TERMINAL.has(t.state)) continue;
+          if (r.state === t.state && r.containerId === undefined) continue;
+          t.state = r.state;
+          if (r.containerId !== undefined) t.containerId = r.containerId;
+          if (r.exitCode !== undefined) t.exitCode = r.exitCode;
+          if (r.error !== undefined) t.error = r.error;
+          t.updatedAt = cmd.ts;
+          if (TERMINAL.has(t.state)) this.touchNode(t.nodeId);
           n++;
         }
         return { ok: true, tasks: n };
@@ -178,6 +266,7 @@ export class ClusterState {
       if (t.desired === 'running') {
         t.desired = 'shutdown';
         t.updatedAt = cmd.ts;
+        this.touchNode(t.nodeId);
         n++;
       }
       if (t.nodeId === null && !TERMINAL.has(t.state)) {
@@ -189,10 +278,10 @@ export class ClusterState {
   }
 
   toJSON(): unknown {
-    return { services: [...this.services.values()], tasks: [...this.tasks.values()], nodes: [...this.nodes.values()], revision: this.revision };
+    return { services: [...this.services.values()], tasks: [...this.tasks.values()], nodes: [...this.nodes.values()], revision: this.revision, assignVersion: [...this.assignVersion] };
   }
 
-  restore(s: { services: Service[]; tasks: Task[]; nodes: NodeRecord[]; revision: number }): void {
+  restore(s: { services: Service[]; tasks: Task[]; nodes: NodeRecord[]; revision: number; assignVersion: [string, number][] }): void {
     this.services.clear();
     this.byName.clear();
     this.tasks.clear();
@@ -204,5 +293,7 @@ export class ClusterState {
     for (const t of s.tasks) this.tasks.set(t.id, t);
     for (const n of s.nodes) this.nodes.set(n.id, n);
     this.revision = s.revision;
+    this.assignVersion.clear();
+    for (const [k, v] of s.assignVersion) this.assignVersion.set(k, v);
   }
 }

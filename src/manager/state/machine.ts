@@ -45,6 +45,8 @@ export class ManagerState implements StateMachine {
   readonly cluster = new ClusterState();
   private recent = new Map<string, Remembered>();
   appliedIndex = 0;
+  /** Called after every applied cluster command (long-polls wait on it). */
+  onClusterChange: (() => void) | null = null;
 
   static encode(cmd: Envelope): Uint8Array {
     return Buffer.from(JSON.stringify(cmd));
@@ -76,10 +78,15 @@ export class ManagerState implements StateMachine {
       case 'service.upsert':
       case 'service.stop':
       case 'task.create':
-      case 'task.shutdown': {
+      case 'task.shutdown':
+      case 'node.register':
+      case 'node.status':
+      case 'task.assign':
+      case 'task.report': {
         // A copy, frozen as of now: the result must not follow later changes to the live objects
         // it names (a snapshot would otherwise carry a different history than the log).
         const result = structuredClone(this.cluster.apply(cmd));
+        this.onClusterChange?.();
         // Results of cluster commands are kept whole: they hold what the proposer chose (ids).
         this.remember(cmd.id, { fp, index: e.index, failure: result });
         return result;
@@ -115,6 +122,7 @@ export class ManagerState implements StateMachine {
     this.appliedIndex = s.applied;
     this.kv.restore(s.kv);
     this.cluster.restore(s.cluster);
+    this.onClusterChange?.();
     this.recent = new Map();
     for (let k = 0; k + 3 < s.recent.length; k += 4) {
       this.recent.set(s.recent[k] as string, { fp: s.recent[k + 1] as number, index: s.recent[k + 2] as number, failure: s.recent[k + 3] });

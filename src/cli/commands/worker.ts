@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { parseAddress } from '../../manager/address.js';
+import { intOption } from '../parse.js';
+
+export function workerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('run a worker: join the cluster and run its tasks as Docker containers')
+    .requiredOption('--join <addrs>', 'comma-separated host:port of one or more managers')
+    .requiredOption('--name <name>', 'this node\'s name (stays with its data dir)')
+    .requiredOption('--data-dir <dir>', 'where the node keeps its identity and state')
+    .option('--labels <k=v,...>', 'labels for placement constraints', '')
+    .option('--docker-host <url>', 'the Docker engine (default: DOCKER_HOST or the default socket)')
+    .option('--heartbeat-ms <n>', 'heartbeat period', intOption('--heartbeat-ms', 50), 1000)
+    .option('--advertise <addr>', 'the address managers can reach this node at')
+    .action(async (o: { join: string; name: string; dataDir: string; labels: string; dockerHost?: string; heartbeatMs: number; advertise?: string }) => {
+      const join = o.join.split(',').map((s) => s.trim()).filter(Boolean);
+      for (const a of join) parseAddress('--join', a);
+      const labels: Record<string, string> = {};
+      for (const kv of o.labels.split(',').filter(Boolean)) {
+        const k = kv.indexOf('=');
+        if (k <= 0) throw new Error(`--labels: expected key=value pairs, got ${JSON.stringify(kv)}`);
+        labels[kv.slice(0, k)] = kv.slice(k + 1);
+      }
+      const { startWorker } = await import('../../worker/worker.js');
+      const w = await startWorker({ join, name: o.name, dataDir: o.dataDir, labels, dockerHost: o.dockerHost, heartbeatMs: o.heartbeatMs, advertise: o.advertise });
+      await new Promise<void>((resolve) => {
+        const onSignal = () => void w.stop().then(resolve, resolve);
+        process.once('SIGTERM', onSignal);
+        process.once('SIGINT', onSignal);
+      });
+    });
+}

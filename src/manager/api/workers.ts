@@ -1,0 +1,147 @@
+// The routes workers use: register, heartbeat (with batched task reports), and a long-poll for the
+// node's assignments. Served by the leader; a follower forwards them.
+import type { FastifyPluginAsync } from 'fastify';
+import type { ManagerContext } from '../context.js';
+import type { Liveness } from '../liveness.js';
+import type { ClusterResult, TaskReport } from '../state/cluster-state.js';
+import { ApiError } from './errors.js';
+import { forwardIfFollower, propose } from './consensus.js';
+
+const nodeParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[a-f0-9]{12}$' } }, required: ['id'] } as const;
+const capacity = {
+  type: 'object',
+  properties: { cpu: { type: 'number', minimum: 0, maximum: 100_000 }, memory: { type: 'integer', minimum: 0 }, disk: { type: 'integer', minimum: 0 } },
+  required: ['cpu', 'memory', 'disk'],
+  additionalProperties: false,
+} as const;
+const report = {
+  type: 'object',
+  properties: {
+    taskId: { type: 'string', maxLength: 64 },
+    state: { type: 'string', enum: ['starting', 'running', 'complete', 'failed', 'shutdown'] },
+    containerId: { type: ['string', 'null'], maxLength: 128 },
+    exitCode: { type: ['integer', 'null'] },
+    error: { type: ['string', 'null'], maxLength: 4096 },
+  },
+  required: ['taskId', 'state'],
+  additionalProperties: false,
+} as const;
+
+export interface WorkerRoutesOptions {
+  ctx: ManagerContext;
+  liveness: Liveness;
+}
+
+/** Resolves when the node's assignment version moves past `since`, or after `ms`. */
+function waitForChange(ctx: ManagerContext, waiters: Set<() => void>, nodeId: string, since: number, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      waiters.delete(check);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const check = () => {
+      if ((ctx.state.cluster.assignVersion.get(nodeId) ?? 0) !== since || !ctx.node.isLeader()) done();
+    };
+    const timer = setTimeout(done, ms);
+    waiters.add(check);
+    signal.addEventListener('abort', done);
+    check();
+  });
+}
+
+export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app, { ctx, liveness }) => {
+  const waiters = new Set<() => void>();
+  const previous = ctx.state.onClusterChange;
+  ctx.state.onClusterChange = () => {
+    previous?.();
+    for (const w of [...waiters]) w();
+  };
+
+  app.post<{ Body: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }>(
+    '/v1/nodes/register',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: {
+            id: { type: 'string', pattern: '^[a-f0-9]{12}$' },
+            name: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' },
+            address: { type: 'string', maxLength: 256 },
+            labels: { type: 'object', additionalProperties: { type: 'string', maxLength: 256 }, maxProperties: 64 },
+            capacity,
+          },
+          required: ['id', 'name', 'address', 'labels', 'capacity'],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      if (await forwardIfFollower(ctx, req, reply)) return reply;
+      const sameName = [...ctx.state.cluster.nodes.values()].find((n) => n.name === req.body.name && n.id !== req.body.id);
+      if (sameName) throw new ApiError(409, 'name-taken', `a node named ${req.body.name} already exists (id ${sameName.id}); choose another --name or reuse its data dir`);
+      await propose(ctx, req, { op: 'node.register', ts: Date.now(), node: req.body });
+      liveness.seen(req.body.id, null);
+      return { id: req.body.id, managers: [...ctx.addresses.values()], term: ctx.node.status().term };
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { usage?: { cpu: number; memory: number; load: number }; reports?: TaskReport[] } }>(
+    '/v1/nodes/:id/heartbeat',
+    {
+      schema: {
+        params: nodeParams,
+        body: {
+          type: 'object',
+          properties: {
+            usage: { type: 'object', properties: { cpu: { type: 'number' }, memory: { type: 'number' }, load: { type: 'number' } }, required: ['cpu', 'memory', 'load'], additionalProperties: false },
+            reports: { type: 'array', items: report, maxItems: 10_000 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      if (await forwardIfFollower(ctx, req, reply)) return reply;
+      const n = ctx.state.cluster.nodes.get(req.params.id);
+      if (!n) throw new ApiError(404, 'unknown-node', `node ${req.params.id} is not registered; register first`);
+      liveness.seen(n.id, req.body.usage ?? null);
+      const reports = req.body.reports ?? [];
+      if (reports.length > 0) {
+        const res = (await propose(ctx, req, { op: 'task.report', ts: Date.now(), nodeId: n.id, reports })) as ClusterResult;
+        if (!res.ok) throw new ApiError(400, res.code, res.message);
+      }
+      return { term: ctx.node.status().term, leader: ctx.self, managers: [...ctx.addresses.values()] };
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { since?: number; wait?: number } }>(
+    '/v1/nodes/:id/assignments',
+    {
+      schema: {
+        params: nodeParams,
+        querystring: {
+          type: 'object',
+          properties: { since: { type: 'integer', minimum: -1 }, wait: { type: 'integer', minimum: 0, maximum: 30_000 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      if (await forwardIfFollower(ctx, req, reply)) return reply;
+      const id = req.params.id;
+      if (!ctx.state.cluster.nodes.has(id)) throw new ApiError(404, 'unknown-node', `node ${id} is not registered; register first`);
+      const since = req.query.since ?? -1;
+      const ac = new AbortController();
+      req.raw.once('close', () => ac.abort());
+      await waitForChange(ctx, waiters, id, since, req.query.wait ?? 0, ac.signal);
+      const cluster = ctx.state.cluster;
+      const tasks = cluster.assignmentsOf(id).map((t) => {
+        const svc = cluster.services.get(t.serviceId);
+        return { id: t.id, serviceId: t.serviceId, serviceName: t.serviceName, slot: t.slot, desired: t.desired, state: t.state, containerId: t.containerId, spec: svc ? svc.spec : null };
+      });
+      return { term: ctx.node.status().term, version: cluster.assignVersion.get(id) ?? 0, tasks };
+    },
+  );
+};

@@ -1,0 +1,28 @@
+import type { ServiceSpec } from '../../spec/index.js';
+
+/** One container that orch started, as found on the engine. */
+export interface RuntimeContainer {
+  containerId: string;
+  taskId: string;
+  running: boolean;
+  exitCode: number | null;
+}
+
+export interface TaskToRun {
+  id: string;
+  serviceName: string;
+  slot: number;
+  spec: ServiceSpec;
+}
+
+/** A container runtime behind one interface (Docker today; a simulated one for scale tests later). */
+export interface Runtime {
+  /** Every container of this node that orch started, running or not. */
+  list(): Promise<RuntimeContainer[]>;
+  /** Creates and starts a task's container; resolves with its id, or rejects with a message a user can act on. */
+  start(task: TaskToRun): Promise<string>;
+  /** Stops (with a grace period) and removes a container; a missing one is not an error. */
+  remove(containerId: string): Promise<void>;
+  /** Calls back when a container of this node exits (from the engine's event stream). */
+  watch(onExit: (taskId: string, containerId: string, exitCode: number) => void): Promise<() => void>;
+}

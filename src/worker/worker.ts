@@ -1,0 +1,62 @@
+// The worker process: join the cluster through any manager, then run the agent.
+import { hostname } from 'node:os';
+import { OrchClient } from '../client/client.js';
+import { Agent } from './agent.js';
+import { measureCapacity, UsageSampler } from './resources.js';
+import { DockerRuntime, dockerFromHost } from './runtime/docker.js';
+import { WorkerStore } from './store.js';
+
+export interface WorkerOptions {
+  join: string[];
+  name: string;
+  dataDir: string;
+  labels?: Record<string, string>;
+  dockerHost?: string;
+  heartbeatMs?: number;
+  advertise?: string;
+  log?: (msg: string) => void;
+}
+
+export interface Worker {
+  id: string;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(o: WorkerOptions): Promise<Worker> {
+  const log = o.log ?? ((m: string) => console.log(`${new Date().toISOString()} worker ${o.name}: ${m}`));
+  const store = await WorkerStore.open(o.dataDir);
+  let identity;
+  try {
+    identity = await store.identity(o.name);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const known = await store.managers();
+  const client = new OrchClient([...new Set([...o.join, ...known])], { deadlineMs: 30_000 });
+  const docker = dockerFromHost(o.dockerHost ?? process.env.DOCKER_HOST);
+  try {
+    await docker.ping();
+  } catch (err) {
+    await store.close();
+    throw new Error(`no Docker engine at ${o.dockerHost ?? process.env.DOCKER_HOST ?? 'the default socket'}: ${(err as Error).message} (run scripts/docker-engine.sh, or pass --docker-host)`);
+  }
+  const capacity = await measureCapacity();
+  const reg = await client.registerNode({ id: identity.id, name: identity.name, address: o.advertise ?? hostname(), labels: o.labels ?? {}, capacity });
+  client.setManagers(reg.managers);
+  await store.setManagers(reg.managers);
+  log(`joined as node ${identity.id} (${capacity.cpu} cpus, ${Math.round(capacity.memory / 2 ** 20)} MiB); managers ${reg.managers.join(',')}`);
+  const usage = new UsageSampler();
+  usage.start(o.heartbeatMs ?? 1000);
+  const agent = new Agent(client, new DockerRuntime(docker, identity.id), identity.id, usage, { heartbeatMs: o.heartbeatMs ?? 1000, log });
+  await agent.start();
+  return {
+    id: identity.id,
+    stop: async () => {
+      await agent.stop();
+      usage.stop();
+      await client.close();
+      await store.close();
+    },
+  };
+}

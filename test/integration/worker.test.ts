@@ -1,0 +1,147 @@
+// Workers on a real Docker engine: 3 managers and 2 workers as processes run a service's tasks as
+// labelled, limited containers; exits, worker restarts and leader kills are handled.
+import t from 'tap';
+import type Docker from 'dockerode';
+import { ProcessCluster } from '../helpers/cluster.js';
+import { dockerEngine } from '../helpers/docker-engine.js';
+import type { OrchClient, TaskInfo } from '../../src/client/client.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(f: () => Promise<T | false | undefined | null>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(50);
+  }
+  throw new Error(`condition not met within ${ms} ms${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+async function setup(t: Tap, service: string) {
+  const { docker, host } = await dockerEngine();
+  const c = await ProcessCluster.start({ managers: 3 });
+  const client = c.client({ deadlineMs: 20_000 });
+  t.teardown(async () => {
+    await client.close();
+    await c.stop();
+    // Only what this test started: containers of its service.
+    for (const x of await docker.listContainers({ all: true, filters: { label: [`orch.service=${service}`] } })) await docker.getContainer(x.Id).remove({ force: true });
+  });
+  await c.waitForLeader();
+  c.startWorker('w1', host);
+  c.startWorker('w2', host);
+  await until(async () => (await client.nodes()).filter((n) => n.status === 'ready').length === 2);
+  return { docker, host, c, client };
+}
+
+type Tap = { teardown(f: () => unknown): void };
+
+async function containersOf(docker: Docker, service: string, all = false) {
+  return docker.listContainers({ all, filters: { label: [`orch.service=${service}`] } });
+}
+
+async function running(client: OrchClient, service: string, n: number): Promise<TaskInfo[]> {
+  return until(async () => {
+    const ts = (await client.tasks({ service })).filter((x) => x.state === 'running');
+    return ts.length === n ? ts : false;
+  });
+}
+
+t.test('three replicas run as labelled, limited containers; orch stop removes them', async (t) => {
+  const svc = `sleep-${process.pid}`;
+  const { docker, client } = await setup(t, svc);
+  await client.createService({ name: svc, image: 'orch/busybox:latest', command: ['sleep', '3600'], replicas: 3, resources: { memory: '48MiB', cpu: 0.25 }, network: 'none' });
+  const tasks = await running(client, svc, 3);
+  t.equal(new Set(tasks.map((x) => x.nodeId)).size, 2, 'spread over both workers');
+  t.ok(tasks.every((x) => x.containerId), 'each running task has its container id');
+  const cs = await containersOf(docker, svc);
+  t.equal(cs.length, 3, 'docker ps shows 3 containers');
+  for (const x of tasks) {
+    const info = await docker.getContainer(x.containerId!).inspect();
+    t.same(
+      { task: info.Config.Labels['orch.task'], service: info.Config.Labels['orch.service'], slot: info.Config.Labels['orch.slot'], node: info.Config.Labels['orch.node'] },
+      { task: x.id, service: svc, slot: String(x.slot), node: x.nodeId },
+      `container of slot ${x.slot} carries its labels`,
+    );
+    t.equal(info.HostConfig.Memory, 48 * 2 ** 20, 'memory limit');
+    t.equal(info.HostConfig.NanoCpus, 250_000_000, 'cpu limit');
+    t.equal(info.HostConfig.Init, true, 'init, for a fast stop');
+  }
+  const t0 = Date.now();
+  await client.stopService(svc);
+  await until(async () => (await containersOf(docker, svc, true)).length === 0);
+  t.ok(Date.now() - t0 < 5000, `all containers gone ${Date.now() - t0} ms after orch stop`);
+});
+
+t.test('docker kill of a task\'s container: reported failed with its exit code within 2 s', async (t) => {
+  const svc = `kill-${process.pid}`;
+  const { docker, client } = await setup(t, svc);
+  await client.createService({ name: svc, image: 'orch/busybox:latest', command: ['sleep', '3600'], replicas: 1, network: 'none', restart: { policy: 'never' } });
+  const [task] = await running(client, svc, 1);
+  const t0 = Date.now();
+  await docker.getContainer(task.containerId!).kill();
+  const failed = await until(async () => {
+    const x = await client.task(task.id);
+    return x.state === 'failed' ? x : false;
+  }, 5000);
+  const took = Date.now() - t0;
+  t.ok(took < 2000, `reported after ${took} ms`);
+  t.equal(failed.exitCode, 137, 'with the exit code of SIGKILL');
+  t.match(failed.error, /exited with code 137/);
+  await sleep(1500);
+  t.equal((await client.tasks({ service: svc })).length, 0, 'restart never: no replacement');
+});
+
+t.test('a worker killed and restarted while its tasks run: no duplicates, every task accounted for', async (t) => {
+  const svc = `restart-${process.pid}`;
+  const { docker, host, c, client } = await setup(t, svc);
+  await client.createService({ name: svc, image: 'orch/busybox:latest', command: ['sleep', '3600'], replicas: 4, network: 'none' });
+  const before = await running(client, svc, 4);
+  const w1 = c.workers[0];
+  process.kill(w1.pid, 'SIGKILL');
+  await w1.exited;
+  await sleep(500);
+  c.startWorker('w1', host);
+  await sleep(3000); // the restarted worker re-adopts and reports
+  const after = await running(client, svc, 4);
+  t.same(after.map((x) => x.id).sort(), before.map((x) => x.id).sort(), 'the same 4 tasks, none replaced');
+  const cs = await containersOf(docker, svc, true);
+  t.equal(cs.length, 4, 'exactly 4 containers on the engine');
+  t.same(cs.map((x) => x.Labels['orch.task']).sort(), before.map((x) => x.id).sort(), 'one per task');
+  t.equal((await client.nodes()).filter((n) => n.name === 'w1').length, 1, 'the restarted worker is the same node');
+});
+
+t.test('the leader is killed while workers run tasks: they follow the new leader; nothing lost or restarted', async (t) => {
+  const svc = `failover-${process.pid}`;
+  const { c, client } = await setup(t, svc);
+  await client.createService({ name: svc, image: 'orch/busybox:latest', command: ['sleep', '3600'], replicas: 2, network: 'none' });
+  const before = await running(client, svc, 2);
+  const { index } = await c.waitForLeader();
+  await c.kill(index, 'SIGKILL');
+  await c.waitForLeader(10_000);
+  await sleep(4000); // more than 3 heartbeat periods under the new leader
+  const nodes = await client.nodes();
+  t.ok(nodes.every((n) => n.status === 'ready'), `no node marked down: ${nodes.map((n) => `${n.name}=${n.status}`).join(', ')}`);
+  const all = await client.tasks({ service: svc, all: true });
+  t.same(all.map((x) => `${x.id}:${x.state}:${x.containerId}`).sort(), before.map((x) => `${x.id}:running:${x.containerId}`).sort(), 'the same tasks, still running in the same containers');
+  await client.patchService(svc, { replicas: 3 });
+  await running(client, svc, 3);
+  t.pass('and the workers take new work from the new leader');
+});
+
+t.test('a task whose image does not exist fails with a message a user can act on', async (t) => {
+  const svc = `noimage-${process.pid}`;
+  const { client } = await setup(t, svc);
+  await client.createService({ name: svc, image: 'orch/nginx:1', replicas: 1, network: 'none', restart: { policy: 'never' } });
+  const failed = await until(async () => {
+    const x = (await client.tasks({ service: svc, all: true }))[0];
+    return x && x.state === 'failed' ? x : false;
+  });
+  t.match(failed.error, /^image orch\/nginx:1 not found locally and could not be pulled: /);
+});
