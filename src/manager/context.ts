@@ -8,4 +8,6 @@ export interface ManagerContext {
   /** Manager id -> its host:port. */
   addresses: ReadonlyMap<NodeId, string>;
   self: NodeId;
+  /** A node's live usage from its heartbeats (known on the leader only). */
+  usage?: (nodeId: string) => { cpu: number; memory: number; load: number } | null;
 }

@@ -27,8 +27,9 @@ export interface ManagerOptions {
   snapshotEvery?: number;
   keepEntries?: number;
   logLevel?: string;
-  /** The workers' heartbeat period; a node missing 3 of them is down. */
+  /** The workers' heartbeat period; a node missing `workerMissed` of them is down. */
   workerHeartbeatMs?: number;
+  workerMissed?: number;
 }
 
 export interface Manager {
@@ -107,7 +108,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   await app.register(kvRoutes, { ctx });
   await app.register(clusterRoutes, { ctx });
   await app.register(serviceRoutes, { ctx });
-  const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000);
+  const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3);
+  ctx.usage = (id) => liveness.usage.get(id) ?? null;
   await app.register(workerRoutes, { ctx, liveness });
   const reconciler = new Reconciler(ctx);
   try {

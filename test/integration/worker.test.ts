@@ -145,3 +145,19 @@ t.test('a task whose image does not exist fails with a message a user can act on
   });
   t.match(failed.error, /^image orch\/nginx:1 not found locally and could not be pulled: /);
 });
+
+t.test('a worker that stops heartbeating is declared down after 3 periods, and ready when it returns', async (t) => {
+  const svc = `down-${process.pid}`;
+  const { host, c, client } = await setup(t, svc);
+  const usage = await until(async () => (await client.nodes()).find((n) => n.name === 'w1' && (n as unknown as { usage: unknown }).usage));
+  t.ok(usage, 'the leader shows live usage from heartbeats');
+  const w1 = c.workers[0];
+  process.kill(w1.pid, 'SIGKILL');
+  const t0 = Date.now();
+  await until(async () => (await client.nodes()).find((n) => n.name === 'w1')?.status === 'down', 10_000);
+  const took = Date.now() - t0;
+  t.ok(took >= 2500 && took < 5000, `down after ${took} ms (3 missed heartbeats of 1 s)`);
+  c.startWorker('w1', host);
+  await until(async () => (await client.nodes()).find((n) => n.name === 'w1')?.status === 'ready', 10_000);
+  t.pass('ready again after it came back');
+});

@@ -178,8 +178,22 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     return ctx.state.cluster.tasks.get(t.id);
   });
 
-  app.get<{ Querystring: { stale?: boolean } }>('/v1/nodes', { schema: { querystring: staleQuery } }, async (req) => {
+  app.get<{ Querystring: { stale?: boolean } }>('/v1/nodes', { schema: { querystring: staleQuery } }, async (req, reply) => {
+    // Live usage lives in the leader's memory: a follower asks the leader (unless told stale is fine).
+    if (req.query.stale !== true && (await forwardIfFollower(ctx, req, reply))) return reply;
     await readBarrier(ctx, req.query.stale === true);
-    return [...ctx.state.cluster.nodes.values()].map((n) => ({ ...n, reserved: { cpu: 0, memory: 0, disk: 0 }, usage: null }));
+    const reserved = new Map<string, { cpu: number; memory: number; disk: number }>();
+    for (const t of ctx.state.cluster.tasks.values()) {
+      if (!t.nodeId || TERMINAL.has(t.state)) continue;
+      const r = ctx.state.cluster.services.get(t.serviceId)?.spec.resources;
+      if (!r) continue;
+      const acc = reserved.get(t.nodeId) ?? { cpu: 0, memory: 0, disk: 0 };
+      acc.cpu += r.cpu;
+      acc.memory += r.memory;
+      acc.disk += r.disk;
+      reserved.set(t.nodeId, acc);
+    }
+    // Live usage is the leader's, from heartbeats (a follower has none: it forwards nothing here).
+    return [...ctx.state.cluster.nodes.values()].map((n) => ({ ...n, reserved: reserved.get(n.id) ?? { cpu: 0, memory: 0, disk: 0 }, usage: ctx.usage?.(n.id) ?? null }));
   });
 };
