@@ -5,6 +5,8 @@ import { Agent } from './agent.js';
 import { measureCapacity, UsageSampler } from './resources.js';
 import { DockerRuntime, dockerFromHost } from './runtime/docker.js';
 import { WorkerStore } from './store.js';
+import { startLogsServer } from './logs-server.js';
+import { parseAddress } from '../manager/address.js';
 
 export interface WorkerOptions {
   join: string[];
@@ -13,6 +15,8 @@ export interface WorkerOptions {
   labels?: Record<string, string>;
   dockerHost?: string;
   heartbeatMs?: number;
+  /** Where this worker serves its containers' logs (default 127.0.0.1 on a free port). */
+  listen?: string;
   advertise?: string;
   log?: (msg: string) => void;
 }
@@ -42,7 +46,10 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     throw new Error(`no Docker engine at ${o.dockerHost ?? process.env.DOCKER_HOST ?? 'the default socket'}: ${(err as Error).message} (run scripts/docker-engine.sh, or pass --docker-host)`);
   }
   const capacity = await measureCapacity();
-  const reg = await client.registerNode({ id: identity.id, name: identity.name, address: o.advertise ?? hostname(), labels: o.labels ?? {}, capacity });
+  const listen = o.listen ? parseAddress('--listen', o.listen) : { host: '127.0.0.1', port: 0 };
+  const logs = await startLogsServer(docker, identity.id, listen);
+  const address = o.advertise ?? (listen.host === '0.0.0.0' ? `${hostname()}:${logs.address.split(':').pop()}` : logs.address);
+  const reg = await client.registerNode({ id: identity.id, name: identity.name, address, labels: o.labels ?? {}, capacity });
   client.setManagers(reg.managers);
   await store.setManagers(reg.managers);
   log(`joined as node ${identity.id} (${capacity.cpu} cpus, ${Math.round(capacity.memory / 2 ** 20)} MiB); managers ${reg.managers.join(',')}`);
@@ -55,6 +62,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     stop: async () => {
       await agent.stop();
       usage.stop();
+      await logs.app.close();
       await client.close();
       await store.close();
     },

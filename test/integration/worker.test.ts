@@ -161,3 +161,30 @@ t.test('a worker that stops heartbeating is declared down after 3 periods, and r
   await until(async () => (await client.nodes()).find((n) => n.name === 'w1')?.status === 'ready', 10_000);
   t.pass('ready again after it came back');
 });
+
+t.test('orch logs relays a task\'s output through any manager, also with --follow', async (t) => {
+  const svc = `logs-${process.pid}`;
+  const { c, client } = await setup(t, svc);
+  await client.createService({ name: svc, image: 'orch/busybox:latest', command: ['sh', '-c', 'echo hello-from-orch; i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done'], replicas: 1, network: 'none' });
+  const [task] = await running(client, svc, 1);
+  const { execFile, spawn } = await import('node:child_process');
+  const { ORCH_BIN } = await import('../helpers/cluster.js');
+  for (const m of c.addresses) {
+    const out = await until(
+      () =>
+        new Promise<string | false>((resolve) =>
+          execFile(process.execPath, [ORCH_BIN, 'logs', task.id, '--manager', m], (err, stdout) => resolve(!err && stdout.includes('tick-1') ? stdout : false)),
+        ),
+    );
+    t.match(out, /^hello-from-orch\ntick-1\n/, `through manager ${m}`);
+  }
+  const follow = spawn(process.execPath, [ORCH_BIN, 'logs', task.id, '--follow', '--tail', '1', '--manager', c.addresses[0]]);
+  let seen = '';
+  follow.stdout.on('data', (d: Buffer) => (seen += d.toString()));
+  const first = await until(async () => /tick-(\d+)/.exec(seen)?.[1]);
+  await until(async () => Number([...seen.matchAll(/tick-(\d+)/g)].pop()?.[1] ?? 0) >= Number(first) + 3);
+  follow.kill();
+  t.pass(`--follow streamed new lines (from tick-${first} on)`);
+  const missing = await new Promise<string>((resolve) => execFile(process.execPath, [ORCH_BIN, 'logs', 'nope', '--manager', c.addresses[1]], (_e, _o, stderr) => resolve(stderr)));
+  t.match(missing, /^orch: task nope does not exist \(not-found\)/);
+});

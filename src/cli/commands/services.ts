@@ -4,6 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ApiRequestError, type OrchClient, type ServiceInfo, type TaskInfo } from '../../client/client.js';
 import { formatBytes, parseDuration, parseSpecText, SpecError } from '../../spec/index.js';
 import { withClient, type ClientOpts } from '../client.js';
+import { resolveManagers } from '../managers.js';
 import { printJson, printTable } from '../output.js';
 import { intOption } from '../parse.js';
 
@@ -190,6 +191,38 @@ export function serviceCommands(program: Command): void {
       printTable(['ID', 'SERVICE', 'SLOT', 'NODE', 'DESIRED', 'STATE', 'CONTAINER', 'AGE', 'MESSAGE'], s.tasks.map(taskRow));
     });
   });
+
+  program
+    .command('logs <task>')
+    .description('print a task\'s container output, relayed by a manager from its worker')
+    .option('--follow', 'keep printing new output')
+    .option('--tail <n>', 'only the last n lines', intOption('--tail'))
+    .option('--manager <addrs>', 'managers to talk to')
+    .action(async (task: string, o: ClientOpts & { follow?: boolean; tail?: number }) => {
+      const { request } = await import('undici');
+      const q = new URLSearchParams();
+      if (o.follow) q.set('follow', 'true');
+      if (o.tail !== undefined) q.set('tail', String(o.tail));
+      const managers = resolveManagers(o.manager);
+      let last = 'no manager answered';
+      for (const m of managers) {
+        let res;
+        try {
+          res = await request(`http://${m}/v1/tasks/${encodeURIComponent(task)}/logs?${q}`, { bodyTimeout: o.follow ? 0 : 30_000 });
+        } catch (err) {
+          last = `${m}: ${(err as Error).message}`;
+          continue;
+        }
+        if (res.statusCode === 200) {
+          for await (const chunk of res.body) process.stdout.write(chunk as Buffer);
+          return;
+        }
+        const body = (await res.body.json().catch(() => null)) as { error?: { message?: string; code?: string } } | null;
+        last = `${body?.error?.message ?? `HTTP ${res.statusCode}`} (${body?.error?.code ?? res.statusCode})`;
+        if (res.statusCode !== 503) break;
+      }
+      throw new Error(last);
+    });
 
   common(program.command('nodes').description('list the worker nodes')).action(async (o: ClientOpts) => {
     const nodes = await withClient(o, (c) => c.nodes());

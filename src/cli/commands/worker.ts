@@ -12,8 +12,9 @@ export function workerCommand(program: Command): void {
     .option('--labels <k=v,...>', 'labels for placement constraints', '')
     .option('--docker-host <url>', 'the Docker engine (default: DOCKER_HOST or the default socket)')
     .option('--heartbeat-ms <n>', 'heartbeat period', intOption('--heartbeat-ms', 50), 1000)
+    .option('--listen <addr>', 'host:port to serve container logs on (default 127.0.0.1, a free port)')
     .option('--advertise <addr>', 'the address managers can reach this node at')
-    .action(async (o: { join: string; name: string; dataDir: string; labels: string; dockerHost?: string; heartbeatMs: number; advertise?: string }) => {
+    .action(async (o: { join: string; name: string; dataDir: string; labels: string; dockerHost?: string; heartbeatMs: number; listen?: string; advertise?: string }) => {
       const join = o.join.split(',').map((s) => s.trim()).filter(Boolean);
       for (const a of join) parseAddress('--join', a);
       const labels: Record<string, string> = {};
@@ -23,7 +24,7 @@ export function workerCommand(program: Command): void {
         labels[kv.slice(0, k)] = kv.slice(k + 1);
       }
       const { startWorker } = await import('../../worker/worker.js');
-      const w = await startWorker({ join, name: o.name, dataDir: o.dataDir, labels, dockerHost: o.dockerHost, heartbeatMs: o.heartbeatMs, advertise: o.advertise });
+      const w = await startWorker({ join, name: o.name, dataDir: o.dataDir, labels, dockerHost: o.dockerHost, heartbeatMs: o.heartbeatMs, listen: o.listen, advertise: o.advertise });
       await new Promise<void>((resolve) => {
         const onSignal = () => void w.stop().then(resolve, resolve);
         process.once('SIGTERM', onSignal);

@@ -1,5 +1,6 @@
 // /v1/services, /v1/tasks and /v1/nodes: the user's desired state and what became of it.
 import type { FastifyPluginAsync } from 'fastify';
+import { request } from 'undici';
 import { formatBytes, normalizeSpec, SpecError, type ServiceSpec } from '../../spec/index.js';
 import type { ManagerContext } from '../context.js';
 import { newId } from '../ids.js';
@@ -168,6 +169,39 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     if (!t) throw new ApiError(404, 'not-found', `task ${req.params.id} does not exist`);
     return t;
   });
+
+  app.get<{ Params: { id: string }; Querystring: { follow?: boolean; tail?: number } }>(
+    '/v1/tasks/:id/logs',
+    {
+      schema: {
+        params: idParams,
+        querystring: { type: 'object', properties: { follow: { type: 'boolean' }, tail: { type: 'integer', minimum: 0, maximum: 100_000 } }, additionalProperties: false },
+      },
+    },
+    async (req, reply) => {
+      await readBarrier(ctx, false);
+      const t = ctx.state.cluster.tasks.get(req.params.id);
+      if (!t) throw new ApiError(404, 'not-found', `task ${req.params.id} does not exist`);
+      if (!t.containerId || !t.nodeId) throw new ApiError(409, 'no-container', `task ${t.id} has no container (it is ${t.state})`);
+      const n = ctx.state.cluster.nodes.get(t.nodeId);
+      if (!n) throw new ApiError(409, 'no-node', `task ${t.id}'s node ${t.nodeId} is not known`);
+      const q = new URLSearchParams();
+      if (req.query.follow) q.set('follow', 'true');
+      if (req.query.tail !== undefined) q.set('tail', String(req.query.tail));
+      let res;
+      try {
+        res = await request(`http://${n.address}/v1/containers/${t.containerId}/logs?${q}`, { headersTimeout: 5000, bodyTimeout: req.query.follow ? 0 : 30_000 });
+      } catch (err) {
+        throw new ApiError(503, 'node-unreachable', `node ${n.name} (${n.address}) did not answer: ${(err as Error).message}`);
+      }
+      if (res.statusCode !== 200) {
+        const text = await res.body.text();
+        throw new ApiError(res.statusCode === 404 ? 404 : 502, 'logs-unavailable', `node ${n.name}: ${text.slice(0, 300)}`);
+      }
+      req.raw.on('close', () => res.body.destroy());
+      return reply.type('text/plain; charset=utf-8').send(res.body);
+    },
+  );
 
   app.delete<{ Params: { id: string } }>('/v1/tasks/:id', { schema: { params: idParams } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
