@@ -37,14 +37,14 @@ export class WorkerStore {
   }
 
   /** The node's identity, created on first start; the name must stay the same across restarts. */
-  async identity(name: string): Promise<WorkerIdentity> {
-    const known = await this.getJson<WorkerIdentity>('identity');
+  async identity(name: string, key = 'identity'): Promise<WorkerIdentity> {
+    const known = await this.getJson<WorkerIdentity>(key);
     if (known) {
       if (known.name !== name) throw new Error(`data dir ${this.dir} belongs to node ${known.name} (${known.id}), not ${name}; use that --name or another --data-dir`);
       return known;
     }
     const id: WorkerIdentity = { id: randomBytes(6).toString('hex'), name };
-    await this.db.put('identity', JSON.stringify(id), { sync: true });
+    await this.db.put(key, JSON.stringify(id), { sync: true });
     return id;
   }
 

@@ -143,14 +143,14 @@ export class ProcessCluster {
   }
 
   /** Starts (or restarts) a worker process joined to the managers, on the given Docker engine. */
-  startWorker(name: string, dockerHost: string, heartbeatMs = 1000): WorkerProcess {
+  startWorker(name: string, dockerHost: string, heartbeatMs = 1000, extra: string[] = []): WorkerProcess {
     let w = this.workers.find((x) => x.name === name);
     if (!w) {
       w = new WorkerProcess(name, join(this.dir, `w-${name}`), join(this.dir, `w-${name}.log`));
       this.workers.push(w);
     }
     const out = createWriteStream(w.logFile, { flags: 'a' });
-    const p = spawn(process.execPath, [ORCH_BIN, 'worker', '--join', this.addresses.join(','), '--name', name, '--data-dir', w.dataDir, '--heartbeat-ms', String(heartbeatMs)], {
+    const p = spawn(process.execPath, [ORCH_BIN, 'worker', '--join', this.addresses.join(','), '--name', name, '--data-dir', w.dataDir, '--heartbeat-ms', String(heartbeatMs), ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, DOCKER_HOST: dockerHost },
     });

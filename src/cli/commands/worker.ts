@@ -12,9 +12,17 @@ export function workerCommand(program: Command): void {
     .option('--labels <k=v,...>', 'labels for placement constraints', '')
     .option('--docker-host <url>', 'the Docker engine (default: DOCKER_HOST or the default socket)')
     .option('--heartbeat-ms <n>', 'heartbeat period', intOption('--heartbeat-ms', 50), 1000)
+    .option('--runtime <kind>', 'docker, or sim (runs nothing; for scale tests)', 'docker')
+    .option('--sim-nodes <n>', 'with --runtime sim: how many nodes this process hosts', intOption('--sim-nodes', 1), 1)
+    .option('--sim-cpu <n>', 'with --runtime sim: cpus per node', intOption('--sim-cpu', 1), 4)
+    .option('--sim-memory <size>', 'with --runtime sim: memory per node', '8GiB')
     .option('--listen <addr>', 'host:port to serve container logs on (default 127.0.0.1, a free port)')
     .option('--advertise <addr>', 'the address managers can reach this node at')
-    .action(async (o: { join: string; name: string; dataDir: string; labels: string; dockerHost?: string; heartbeatMs: number; listen?: string; advertise?: string }) => {
+    .action(async (o: { join: string; name: string; dataDir: string; labels: string; dockerHost?: string; heartbeatMs: number; listen?: string; advertise?: string; runtime: string; simNodes: number; simCpu: number; simMemory: string }) => {
+      if (o.runtime !== 'docker' && o.runtime !== 'sim') throw new Error(`--runtime: expected docker or sim, got ${JSON.stringify(o.runtime)}`);
+      const { parseBytes } = await import('../../spec/units.js');
+      const simMemory = parseBytes(o.simMemory);
+      if (simMemory === null) throw new Error(`--sim-memory: expected a size like 8GiB, got ${JSON.stringify(o.simMemory)}`);
       const join = o.join.split(',').map((s) => s.trim()).filter(Boolean);
       for (const a of join) parseAddress('--join', a);
       const labels: Record<string, string> = {};
@@ -24,7 +32,7 @@ export function workerCommand(program: Command): void {
         labels[kv.slice(0, k)] = kv.slice(k + 1);
       }
       const { startWorker } = await import('../../worker/worker.js');
-      const w = await startWorker({ join, name: o.name, dataDir: o.dataDir, labels, dockerHost: o.dockerHost, heartbeatMs: o.heartbeatMs, listen: o.listen, advertise: o.advertise });
+      const w = await startWorker({ join, name: o.name, dataDir: o.dataDir, labels, dockerHost: o.dockerHost, heartbeatMs: o.heartbeatMs, listen: o.listen, advertise: o.advertise, runtime: o.runtime, simNodes: o.simNodes, simCapacity: { cpu: o.simCpu, memory: simMemory, disk: 100 * 2 ** 30 } });
       await new Promise<void>((resolve) => {
         const onSignal = () => void w.stop().then(resolve, resolve);
         process.once('SIGTERM', onSignal);
