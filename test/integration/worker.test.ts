@@ -55,8 +55,16 @@ async function running(client: OrchClient, service: string, n: number): Promise<
 
 t.test('three replicas run as labelled, limited containers; orch stop removes them', async (t) => {
   const svc = `sleep-${process.pid}`;
-  const { docker, client } = await setup(t, svc);
-  await client.createService({ name: svc, image: 'orch/busybox:latest', command: ['sleep', '3600'], replicas: 3, resources: { memory: '48MiB', cpu: 0.25 }, network: 'none' });
+  const { docker, c, client } = await setup(t, svc);
+  const { execFile } = await import('node:child_process');
+  const { ORCH_BIN } = await import('../helpers/cluster.js');
+  const orch = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(process.execPath, [ORCH_BIN, args[0], '--manager', c.addresses.join(','), ...args.slice(1)], (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr })),
+  );
+  const run = await orch(['run', 'orch/busybox:latest', '--name', svc, '--replicas', '3', '--memory', '48MiB', '--cpu', '0.25', '--network', 'none', '--wait', '--timeout', '30s', '--', 'sleep', '3600']);
+  t.equal(run.code, 0, `orch run ... --wait -- sleep 3600 succeeded ${run.stderr.trim()}`);
+  const listed = JSON.parse((await orch(['list', '--service', svc, '--json'])).stdout) as TaskInfo[];
+  t.equal(listed.filter((x) => x.state === 'running' && x.nodeId && x.containerId).length, 3, 'orch list shows 3 running tasks with node and container id');
   const tasks = await running(client, svc, 3);
   t.equal(new Set(tasks.map((x) => x.nodeId)).size, 2, 'spread over both workers');
   t.ok(tasks.every((x) => x.containerId), 'each running task has its container id');
@@ -74,9 +82,9 @@ t.test('three replicas run as labelled, limited containers; orch stop removes th
     t.equal(info.HostConfig.Init, true, 'init, for a fast stop');
   }
   const t0 = Date.now();
-  await client.stopService(svc);
+  t.equal((await orch(['stop', svc])).code, 0, 'orch stop');
   await until(async () => (await containersOf(docker, svc, true)).length === 0);
-  t.ok(Date.now() - t0 < 5000, `all containers gone ${Date.now() - t0} ms after orch stop`);
+  t.ok(Date.now() - t0 < 5000, `all containers gone ${Date.now() - t0} ms after orch stop was called`);
 });
 
 t.test('docker kill of a task\'s container: reported failed with its exit code within 2 s', async (t) => {

@@ -135,6 +135,8 @@ t.test('bad input: 4xx naming the field, never a 500', async (t) => {
   const badPatch = await m.app.inject({ method: 'PATCH', url: '/v1/services/web', payload: { replicas: -1 } });
   t.equal(badPatch.statusCode, 400);
   t.match((badPatch.json() as { error: { message: string } }).error.message, /^replicas: expected an integer from 0 to 10000, got -1$/);
+  const huge = await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, env: { BIG: 'x'.repeat(3 << 20) } } });
+  t.equal(huge.statusCode, 413, 'an oversized body is a 413');
   const details = (await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, replicas: 'x', bogus: 1 } })).json() as { error: { details: { path: string }[] } };
   t.same(details.error.details.map((d) => d.path).sort(), ['bogus', 'replicas'], 'details list every field');
 });
