@@ -12,6 +12,7 @@ import { installValidation } from './api/validation.js';
 import { kvRoutes } from './api/kv.js';
 import { serviceRoutes } from './api/services.js';
 import { Reconciler } from './reconciler.js';
+import type { Strategy } from '../scheduler/index.js';
 import { Liveness } from './liveness.js';
 import { workerRoutes } from './api/workers.js';
 import type { ManagerContext } from './context.js';
@@ -30,6 +31,8 @@ export interface ManagerOptions {
   /** The workers' heartbeat period; a node missing `workerMissed` of them is down. */
   workerHeartbeatMs?: number;
   workerMissed?: number;
+  /** The cluster's placement strategy; a service's spec may choose another. */
+  scheduler?: Strategy;
 }
 
 export interface Manager {
@@ -59,6 +62,9 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
     ['--keep-entries', o.keepEntries, 0],
   ] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < lo)) throw new Error(`${flag}: expected an integer >= ${lo}, got ${v}`);
+  }
+  if (o.scheduler !== undefined && !['spread', 'binpack', 'epvm', 'round-robin'].includes(o.scheduler)) {
+    throw new Error(`--scheduler: expected spread, binpack, epvm or round-robin, got ${JSON.stringify(o.scheduler)}`);
   }
   if ((o.electionMs ?? 1000) <= (o.heartbeatMs ?? 100)) throw new Error(`--election-ms (${o.electionMs ?? 1000}) must be larger than --heartbeat-ms (${o.heartbeatMs ?? 100})`);
   const clusterId = createHash('sha256').update(peers.join(',')).digest('hex').slice(0, 16);
@@ -111,7 +117,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3);
   ctx.usage = (id) => liveness.usage.get(id) ?? null;
   await app.register(workerRoutes, { ctx, liveness });
-  const reconciler = new Reconciler(ctx);
+  const reconciler = new Reconciler(ctx, o.scheduler ?? 'spread');
   try {
     await node.start(transport);
   } catch (err) {

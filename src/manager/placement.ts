@@ -1,32 +1,50 @@
-// Interim placement (until the scheduler of a later issue): each pending task goes to the ready,
-// active node with the fewest live tasks. Pure: the leader commits the result before dispatching.
+// The leader's side of placement: it turns the committed state (and live usage from heartbeats)
+// into the scheduler's input. The result is committed before any worker hears of it.
+import { schedule, type HostPort, type SchedNode, type Strategy } from '../scheduler/index.js';
+import type { ServiceSpec } from '../spec/index.js';
 import { TERMINAL, type ClusterState } from './state/cluster-state.js';
 
 export interface Placement {
   assignments: { taskId: string; nodeId: string }[];
   unplaced: { taskId: string; reason: string }[];
+  cursor: string | null;
 }
 
-export function placePending(state: ClusterState): Placement {
-  const out: Placement = { assignments: [], unplaced: [] };
-  const nodes = [...state.nodes.values()].filter((n) => n.status === 'ready' && n.availability === 'active').sort((a, b) => (a.id < b.id ? -1 : 1));
-  const load = new Map<string, number>(nodes.map((n) => [n.id, 0]));
-  const pending = [];
+function hostPorts(spec: ServiceSpec): HostPort[] {
+  if (spec.network === 'none') return [];
+  return spec.ports.map((p) => ({ port: spec.network === 'host' ? p.container : (p.host ?? p.container), protocol: p.protocol }));
+}
+
+export function placePending(
+  state: ClusterState,
+  strategy: Strategy = 'spread',
+  /** Live usage from heartbeats: cpu as a fraction of the node's cpus, memory in bytes. */
+  usage: (nodeId: string) => { cpu: number; memory: number } | null = () => null,
+  cursor: string | null = null,
+): Placement {
+  const nodes: SchedNode[] = [...state.nodes.values()].map((n) => {
+    const u = usage(n.id);
+    return { ...n, usage: u ? { cpu: u.cpu * n.capacity.cpu, memory: u.memory } : null };
+  });
+  const placed = [];
+  const tasks = [];
   for (const t of state.tasks.values()) {
-    if (t.nodeId && !TERMINAL.has(t.state) && load.has(t.nodeId)) load.set(t.nodeId, load.get(t.nodeId)! + 1);
-    if (t.state === 'pending' && t.desired === 'running' && t.nodeId === null) pending.push(t);
+    const svc = state.services.get(t.serviceId);
+    if (!svc) continue;
+    if (t.nodeId && !TERMINAL.has(t.state)) placed.push({ nodeId: t.nodeId, serviceId: t.serviceId, resources: svc.spec.resources, ports: hostPorts(svc.spec) });
+    else if (t.state === 'pending' && t.desired === 'running' && t.nodeId === null) tasks.push(t);
   }
-  pending.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
-  for (const t of pending) {
-    if (nodes.length === 0) {
-      const reason = state.nodes.size === 0 ? 'no worker has joined the cluster yet' : `no ready and active node (${state.nodes.size} known)`;
-      if (t.reason !== reason) out.unplaced.push({ taskId: t.id, reason });
-      continue;
-    }
-    let best = nodes[0];
-    for (const n of nodes) if (load.get(n.id)! < load.get(best.id)!) best = n;
-    load.set(best.id, load.get(best.id)! + 1);
-    out.assignments.push({ taskId: t.id, nodeId: best.id });
-  }
-  return out;
+  tasks.sort((a, b) => a.createdAt - b.createdAt || a.slot - b.slot || (a.id < b.id ? -1 : 1));
+  const res = schedule({
+    nodes,
+    placed,
+    strategy,
+    cursor,
+    tasks: tasks.map((t) => {
+      const spec = state.services.get(t.serviceId)!.spec;
+      return { id: t.id, serviceId: t.serviceId, resources: spec.resources, constraints: spec.constraints, ports: hostPorts(spec), strategy: spec.placement };
+    }),
+  });
+  // A reason is proposed only when it changes, so an unplaceable task does not fill the log.
+  return { ...res, unplaced: res.unplaced.filter((u) => state.tasks.get(u.taskId)?.reason !== u.reason) };
 }

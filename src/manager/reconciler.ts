@@ -4,6 +4,7 @@
 import type { ManagerContext } from './context.js';
 import { newId } from './ids.js';
 import { placePending } from './placement.js';
+import type { Strategy } from '../scheduler/index.js';
 import type { ServiceSpec } from '../spec/index.js';
 import { TERMINAL, type ClusterState, type Task } from './state/cluster-state.js';
 import { ManagerState, type Envelope } from './state/machine.js';
@@ -88,8 +89,12 @@ export class Reconciler {
   /** Rounds that proposed something, for metrics and tests. */
   rounds = 0;
 
+  /** Where round-robin placement continues from. */
+  private cursor: string | null = null;
+
   constructor(
     private readonly ctx: ManagerContext,
+    private readonly strategy: Strategy = 'spread',
     private readonly intervalMs = 50,
   ) {}
 
@@ -120,7 +125,8 @@ export class Reconciler {
       for (let k = 0; k < p.create.length; k += 1000) props.push({ op: 'task.create', ts, tasks: p.create.slice(k, k + 1000), id: newId() });
       // Placement is committed before any worker hears of it; tasks created this round are placed
       // in the next one, once they exist in the committed state.
-      const placed = placePending(state.cluster);
+      const placed = placePending(state.cluster, this.strategy, (id) => this.ctx.usage?.(id) ?? null, this.cursor);
+      this.cursor = placed.cursor;
       if (placed.assignments.length || placed.unplaced.length) props.push({ op: 'task.assign', ts, assignments: placed.assignments, unplaced: placed.unplaced, id: newId() });
       if (props.length === 0) {
         // Nothing to do until the state changes, unless a slot waits out a restart delay.

@@ -27,7 +27,7 @@ export const SpecInputSchema = closed({
   name: Type.String({ pattern: NAME_PATTERN, description: 'lower-case letters, digits and dashes, at most 63, starting and ending with a letter or digit' }),
   image: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\s]+$', description: 'an image reference without spaces' }),
   command: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
-  replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+  replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
   resources: Type.Optional(closed({ cpu: Type.Optional(Cpu), memory: Type.Optional(Size), disk: Type.Optional(Size) })),
   env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 256 }), Type.String({ maxLength: 32_768 }), { additionalProperties: false, maxProperties: 256 })),
   network: Type.Optional(Type.Union([Type.Literal('host'), Type.Literal('bridge'), Type.Literal('none')])),

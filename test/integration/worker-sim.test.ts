@@ -28,3 +28,32 @@ t.test('one process with --runtime sim --sim-nodes 20 runs a service of 60 repli
   for (const x of tasks) per.set(x.nodeId!, (per.get(x.nodeId!) ?? 0) + 1);
   t.same([...new Set(per.values())], [3], 'three on each of the 20 nodes');
 });
+
+t.test('a task that fits nowhere waits with a reason, and is placed when a fitting node joins', async (t) => {
+  const c = await ProcessCluster.start({ managers: 3, extraArgs: ['--scheduler', 'binpack'] });
+  const client = c.client({ deadlineMs: 20_000 });
+  t.teardown(async () => {
+    await client.close();
+    await c.stop();
+  });
+  await c.waitForLeader();
+  c.startWorker('east', '', 1000, ['--runtime', 'sim', '--labels', 'zone=a']);
+  const until = async (f: () => Promise<boolean>) => {
+    const end = Date.now() + 15_000;
+    while (Date.now() < end) {
+      if (await f()) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  };
+  t.ok(await until(async () => (await client.nodes()).length === 1), 'one node in zone a');
+  await client.createService({ name: 'zoned', image: 'anything:latest', replicas: 2, constraints: ['node.labels.zone == b'] });
+  t.ok(
+    await until(async () => (await client.tasks({ service: 'zoned' })).every((x) => x.state === 'pending' && x.reason === '1 node(s) filtered by constraint node.labels.zone == b')),
+    'pending, with the reason a user reads in orch get',
+  );
+  c.startWorker('west', '', 1000, ['--runtime', 'sim', '--labels', 'zone=b']);
+  t.ok(await until(async () => (await client.tasks({ service: 'zoned' })).filter((x) => x.state === 'running').length === 2), 'placed and running once a node in zone b joined');
+  const west = (await client.nodes()).find((n) => n.name === 'west')!;
+  t.ok((await client.tasks({ service: 'zoned' })).every((x) => x.nodeId === west.id), 'on that node');
+});

@@ -110,7 +110,7 @@ t.test('tasks: by id, delete one (it is replaced), filters', async (t) => {
 t.test('bad input: 4xx naming the field, never a 500', async (t) => {
   const m = await single(t);
   const cases: [string, string, unknown, number, RegExp][] = [
-    ['POST', '/v1/services', { ...web, replicas: 'three' }, 400, /^replicas: expected an integer from 0 to 10000, got "three"$/],
+    ['POST', '/v1/services', { ...web, replicas: 'three' }, 400, /^replicas: expected an integer from 0 to 100000, got "three"$/],
     ['POST', '/v1/services', { ...web, colour: 'red' }, 400, /^colour: unknown field$/],
     ['POST', '/v1/services', { image: 'x' }, 400, /^name: is required/],
     ['POST', '/v1/services', [1, 2], 400, /body: must be object/],
@@ -134,7 +134,7 @@ t.test('bad input: 4xx naming the field, never a 500', async (t) => {
   t.match((rename.json() as { error: { message: string } }).error.message, /cannot be renamed/);
   const badPatch = await m.app.inject({ method: 'PATCH', url: '/v1/services/web', payload: { replicas: -1 } });
   t.equal(badPatch.statusCode, 400);
-  t.match((badPatch.json() as { error: { message: string } }).error.message, /^replicas: expected an integer from 0 to 10000, got -1$/);
+  t.match((badPatch.json() as { error: { message: string } }).error.message, /^replicas: expected an integer from 0 to 100000, got -1$/);
   const huge = await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, env: { BIG: 'x'.repeat(3 << 20) } } });
   t.equal(huge.statusCode, 413, 'an oversized body is a 413');
   const details = (await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, replicas: 'x', bogus: 1 } })).json() as { error: { details: { path: string }[] } };

@@ -64,8 +64,8 @@ placement: spread
 
 t.test('refusals name the field and say what was expected', async (t) => {
   const base = { name: 'web', image: 'orch/busybox:latest' };
-  t.equal(issues({ ...base, replicas: 'three' }), 'replicas: expected an integer from 0 to 10000, got "three"');
-  t.equal(issues({ ...base, replicas: 10001 }), 'replicas: expected an integer from 0 to 10000, got 10001');
+  t.equal(issues({ ...base, replicas: 'three' }), 'replicas: expected an integer from 0 to 100000, got "three"');
+  t.equal(issues({ ...base, replicas: 100001 }), "replicas: expected an integer from 0 to 100000, got 100001");
   t.equal(issues({ ...base, colour: 'blue' }), 'colour: unknown field');
   t.equal(issues({ image: 'x' }), 'name: is required (lower-case letters, digits and dashes, at most 63, starting and ending with a letter or digit)');
   t.match(issues({ ...base, name: 'Web_1' }), /^name: expected lower-case letters/);
@@ -80,7 +80,7 @@ t.test('refusals name the field and say what was expected', async (t) => {
   t.equal(issues({ ...base, constraints: ['zone=a'] }), 'constraints[0]: expected node.name, node.id or node.labels.KEY followed by == or != and a value, got "zone=a"');
   t.equal(issues({ ...base, env: { 'BAD-NAME': 'x' } }), 'env.BAD-NAME: unknown field');
   t.equal(issues('web'), ': a spec must be an object with at least name and image, got "web"'.slice(2));
-  t.equal(issues({ ...base, replicas: 'three', colour: 1 }), 'colour: unknown field; replicas: expected an integer from 0 to 10000, got "three"', 'every problem is listed');
+  t.equal(issues({ ...base, replicas: 'three', colour: 1 }), 'colour: unknown field; replicas: expected an integer from 0 to 100000, got "three"', 'every problem is listed');
 });
 
 t.test('text that is not JSON or YAML is refused with its reason', async (t) => {

@@ -15,8 +15,9 @@ export function managerCommand(program: Command): void {
     .option('--keep-entries <n>', 'entries kept before a snapshot for followers a little behind', intOption('--keep-entries'), 5000)
     .option('--worker-heartbeat-ms <n>', 'the workers\' heartbeat period', intOption('--worker-heartbeat-ms', 10), 1000)
     .option('--worker-missed <n>', 'heartbeats a worker may miss before it is declared down', intOption('--worker-missed', 1), 3)
+    .option('--scheduler <strategy>', 'placement: spread (default), binpack, epvm or round-robin', 'spread')
     .option('--log-level <level>', 'fatal|error|warn|info|debug', 'info')
-    .action(async (o: { listen: string; peers: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number }) => {
+    .action(async (o: { listen: string; peers: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
       // Loaded only here: fastify and LevelDB are not needed by the client commands.
       const { startManager } = await import('../../manager/manager.js');
       const m = await startManager({ ...o, peers: o.peers.split(',') });

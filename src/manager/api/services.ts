@@ -68,8 +68,9 @@ function checkFits(ctx: ManagerContext, spec: ServiceSpec): void {
 function view(ctx: ManagerContext, svc: Service): unknown {
   const tasks = ctx.state.cluster.tasksOf(svc.id);
   const running = tasks.filter((t) => t.desired === 'running' && t.state === 'running').length;
+  const placed = tasks.filter((t) => t.desired === 'running' && t.nodeId !== null && !TERMINAL.has(t.state)).length;
   const desired = svc.state === 'active' ? svc.spec.replicas : 0;
-  return { id: svc.id, name: svc.name, version: svc.version, taskVersion: svc.taskVersion, state: svc.state, spec: svc.spec, running, desired, createdAt: svc.createdAt, updatedAt: svc.updatedAt };
+  return { id: svc.id, name: svc.name, version: svc.version, taskVersion: svc.taskVersion, state: svc.state, spec: svc.spec, running, placed, desired, createdAt: svc.createdAt, updatedAt: svc.updatedAt };
 }
 
 function resultOf(res: ClusterResult): Extract<ClusterResult, { ok: true }> {

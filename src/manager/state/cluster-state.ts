@@ -99,10 +99,26 @@ export class ClusterState {
     if (nodeId) this.assignVersion.set(nodeId, (this.assignVersion.get(nodeId) ?? 0) + 1);
   }
 
+  /** Task ids by node (every task ever assigned there and still in the state): an index, not state. */
+  private readonly byNode = new Map<string, Set<string>>();
+
+  private indexTask(t: Task): void {
+    if (!t.nodeId) return;
+    let set = this.byNode.get(t.nodeId);
+    if (!set) this.byNode.set(t.nodeId, (set = new Set()));
+    set.add(t.id);
+  }
+
   /** The tasks a node should know about: assigned to it and not finished. */
   assignmentsOf(nodeId: string): Task[] {
     const out: Task[] = [];
-    for (const t of this.tasks.values()) if (t.nodeId === nodeId && !TERMINAL.has(t.state)) out.push(t);
+    const ids = this.byNode.get(nodeId);
+    if (!ids) return out;
+    for (const id of ids) {
+      const t = this.tasks.get(id);
+      if (!t || t.nodeId !== nodeId) ids.delete(id);
+      else if (!TERMINAL.has(t.state)) out.push(t);
+    }
     return out;
   }
 
@@ -197,6 +213,7 @@ export class ClusterState {
           // Only a pending task that still should run is placed; a stale plan changes nothing.
           if (!t || t.state !== 'pending' || t.desired !== 'running' || !this.nodes.has(a.nodeId)) continue;
           t.nodeId = a.nodeId;
+          this.indexTask(t);
           t.state = 'assigned';
           t.reason = null;
           t.updatedAt = cmd.ts;
@@ -290,7 +307,11 @@ export class ClusterState {
       this.services.set(svc.id, svc);
       this.byName.set(svc.name, svc.id);
     }
-    for (const t of s.tasks) this.tasks.set(t.id, t);
+    this.byNode.clear();
+    for (const t of s.tasks) {
+      this.tasks.set(t.id, t);
+      this.indexTask(t);
+    }
     for (const n of s.nodes) this.nodes.set(n.id, n);
     this.revision = s.revision;
     this.assignVersion.clear();
