@@ -6,21 +6,12 @@ import { Pool } from 'undici';
 import { ProcessCluster } from '../../test/helpers/cluster.js';
 import { EtcdCluster, etcdAvailable } from './lib/etcd.js';
 import { percentile } from './lib/load.js';
+import { positiveIntArg } from './lib/args.js';
 
-function arg(name: string, dflt: number): number {
-  const k = process.argv.indexOf(`--${name}`);
-  if (k < 0) return dflt;
-  const v = Number(process.argv[k + 1]);
-  if (!Number.isSafeInteger(v) || v <= 0) {
-    console.error(`--${name}: expected a positive integer, got ${JSON.stringify(process.argv[k + 1])}`);
-    process.exit(2);
-  }
-  return v;
-}
 
-const rounds = arg('rounds', 10);
-const electionMs = arg('election-ms', 1000);
-const heartbeatMs = arg('heartbeat-ms', 100);
+const rounds = positiveIntArg('rounds', 10);
+const electionMs = positiveIntArg('election-ms', 1000);
+const heartbeatMs = positiveIntArg('heartbeat-ms', 100);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Target {

@@ -4,20 +4,11 @@
 //   npm run build && node build/scripts/bench/schedule.js [--nodes 1000 --replicas 100000]
 import { request } from 'undici';
 import { ProcessCluster } from '../../test/helpers/cluster.js';
+import { positiveIntArg } from './lib/args.js';
 
-function arg(name: string, dflt: number): number {
-  const k = process.argv.indexOf(`--${name}`);
-  if (k < 0) return dflt;
-  const v = Number(process.argv[k + 1]);
-  if (!Number.isSafeInteger(v) || v <= 0) {
-    console.error(`--${name}: expected a positive integer, got ${JSON.stringify(process.argv[k + 1])}`);
-    process.exit(2);
-  }
-  return v;
-}
 
-const nodes = arg('nodes', 1000);
-const replicas = arg('replicas', 100_000);
+const nodes = positiveIntArg('nodes', 1000);
+const replicas = positiveIntArg('replicas', 100_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const c = await ProcessCluster.start({ managers: 3 });

@@ -4,6 +4,7 @@
 // pass, each placement updating the reservations the next one sees.
 import type { Constraint } from '../spec/index.js';
 import { formatBytes } from '../spec/units.js';
+import { BinaryHeap } from './heap.js';
 
 export type Strategy = 'spread' | 'binpack' | 'epvm' | 'round-robin';
 
@@ -212,45 +213,15 @@ function scorer(strategy: Exclude<Strategy, 'round-robin'>, task: SchedTask): (s
 
 /** A max-heap of nodes by score, ties to the lowest node id (deterministic). */
 class NodeHeap {
-  private readonly items: { s: NodeState; v: number }[] = [];
+  private readonly heap = new BinaryHeap<{ s: NodeState; v: number }>((a, b) => a.v > b.v + 1e-12 || (Math.abs(a.v - b.v) <= 1e-12 && a.s.node.id < b.s.node.id));
   constructor(private readonly score: (s: NodeState) => number) {}
 
-  private better(a: { s: NodeState; v: number }, b: { s: NodeState; v: number }): boolean {
-    return a.v > b.v + 1e-12 || (Math.abs(a.v - b.v) <= 1e-12 && a.s.node.id < b.s.node.id);
-  }
-
   push(s: NodeState): void {
-    const items = this.items;
-    items.push({ s, v: this.score(s) });
-    let i = items.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.better(items[i], items[p])) break;
-      [items[i], items[p]] = [items[p], items[i]];
-      i = p;
-    }
+    this.heap.push({ s, v: this.score(s) });
   }
 
   pop(): NodeState | undefined {
-    const items = this.items;
-    if (items.length === 0) return undefined;
-    const top = items[0];
-    const last = items.pop()!;
-    if (items.length > 0) {
-      items[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < items.length && this.better(items[l], items[m])) m = l;
-        if (r < items.length && this.better(items[r], items[m])) m = r;
-        if (m === i) break;
-        [items[i], items[m]] = [items[m], items[i]];
-        i = m;
-      }
-    }
-    return top.s;
+    return this.heap.pop()?.s;
   }
 }
 
