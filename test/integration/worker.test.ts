@@ -114,14 +114,20 @@ t.test('a worker killed and restarted while its tasks run: no duplicates, every 
   const w1 = c.workers[0];
   process.kill(w1.pid, 'SIGKILL');
   await w1.exited;
-  await sleep(500);
   c.startWorker('w1', host);
   await sleep(3000); // the restarted worker re-adopts and reports
   const after = await running(client, svc, 4);
-  t.same(after.map((x) => x.id).sort(), before.map((x) => x.id).sort(), 'the same 4 tasks, none replaced');
+  const all = await client.tasks({ service: svc, all: true });
+  // Back within the heartbeat grace, the worker keeps its tasks; had it been declared down, they
+  // would be lost and replaced. Either way every task is accounted for and no slot runs twice.
+  for (const b of before) {
+    const now = all.find((x) => x.id === b.id);
+    t.ok(now && (now.state === 'running' || now.state === 'lost'), `task ${b.id} (slot ${b.slot}) is ${now?.state}`);
+  }
   const cs = await containersOf(docker, svc, true);
   t.equal(cs.length, 4, 'exactly 4 containers on the engine');
-  t.same(cs.map((x) => x.Labels['orch.task']).sort(), before.map((x) => x.id).sort(), 'one per task');
+  t.same(cs.map((x) => x.Labels['orch.slot']).sort(), ['1', '2', '3', '4'], 'one per slot');
+  t.same(cs.map((x) => x.Labels['orch.task']).sort(), after.map((x) => x.id).sort(), 'each the container of a running task');
   t.equal((await client.nodes()).filter((n) => n.name === 'w1').length, 1, 'the restarted worker is the same node');
 });
 
@@ -195,4 +201,33 @@ t.test('orch logs relays a task\'s output through any manager, also with --follo
   t.pass(`--follow streamed new lines (from tick-${first} on)`);
   const missing = await new Promise<string>((resolve) => execFile(process.execPath, [ORCH_BIN, 'logs', 'nope', '--manager', c.addresses[1]], (_e, _o, stderr) => resolve(stderr)));
   t.match(missing, /^orch: task nope does not exist \(not-found\)/);
+});
+
+t.test('kill -9 of a worker: its tasks run on the other within 5 s; when it returns its old containers go', async (t) => {
+  const svc = `loss-${process.pid}`;
+  const { docker, host, c, client } = await setup(t, svc);
+  await client.createService({ name: svc, image: 'orch/busybox:latest', command: ['sleep', '3600'], replicas: 4, network: 'none' });
+  const before = await running(client, svc, 4);
+  const w1node = (await client.nodes()).find((n) => n.name === 'w1')!;
+  const onW1 = before.filter((x) => x.nodeId === w1node.id);
+  t.ok(onW1.length >= 1, `${onW1.length} tasks on w1`);
+  const w1 = c.workers[0];
+  const t0 = Date.now();
+  process.kill(w1.pid, 'SIGKILL');
+  const after = await until(async () => {
+    const ts = (await client.tasks({ service: svc })).filter((x) => x.state === 'running');
+    return ts.length === 4 && ts.every((x) => x.nodeId !== w1node.id) ? ts : false;
+  }, 15_000);
+  const took = Date.now() - t0;
+  t.ok(took < 5000, `all 4 running on the other worker ${took} ms after the kill (target 5 s)`);
+  const lost = (await client.tasks({ service: svc, all: true })).filter((x) => x.state === 'lost');
+  t.same(lost.map((x) => x.id).sort(), onW1.map((x) => x.id).sort(), 'the killed worker\'s tasks are lost, kept as history');
+  c.startWorker('w1', host);
+  await until(async () => (await client.nodes()).find((n) => n.name === 'w1')?.status === 'ready');
+  // Its old containers (still running under docker after the kill -9) are removed on return.
+  await until(async () => (await containersOf(docker, svc, true)).length === 4, 15_000);
+  const cs = await containersOf(docker, svc, true);
+  const slots = cs.map((x) => x.Labels['orch.slot']).sort();
+  t.same(slots, ['1', '2', '3', '4'], 'docker ps: exactly one container per slot');
+  t.same(cs.map((x) => x.Labels['orch.task']).sort(), after.map((x) => x.id).sort(), 'and they are the replacements');
 });

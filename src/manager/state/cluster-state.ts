@@ -197,15 +197,28 @@ export class ClusterState {
         this.touchNode(n.id);
         return { ok: true, tasks: 0 };
       }
-      case 'node.status':
+      case 'node.status': {
+        let lost = 0;
         for (const x of cmd.nodes) {
           const n = this.nodes.get(x.id);
-          if (n && n.status !== x.status) {
-            n.status = x.status;
-            n.updatedAt = cmd.ts;
+          if (!n || n.status === x.status) continue;
+          n.status = x.status;
+          n.updatedAt = cmd.ts;
+          if (x.status !== 'down') continue;
+          // Its tasks are lost: the reconciler replaces them elsewhere. If the node comes back, its
+          // worker no longer finds them assigned and removes their containers.
+          for (const id of this.byNode.get(n.id) ?? []) {
+            const t = this.tasks.get(id);
+            if (!t || t.nodeId !== n.id || TERMINAL.has(t.state)) continue;
+            t.state = 'lost';
+            t.error = `node ${n.name} stopped answering`;
+            t.updatedAt = cmd.ts;
+            lost++;
           }
+          this.touchNode(n.id);
         }
-        return { ok: true, tasks: 0 };
+        return { ok: true, tasks: lost };
+      }
       case 'task.assign': {
         let n = 0;
         for (const a of cmd.assignments) {
