@@ -2,20 +2,11 @@
 // and prints committed entries per second with 64-byte entries. Target: >= 200,000 entries/s.
 //   npm run bench:raft-core [-- --seconds 3 --batch 256]
 import { Raft, type Message, type NodeId } from '../../src/raft/index.js';
+import { positiveIntArg, positiveNumberArg } from './lib/args.js';
 
-function arg(name: string, dflt: number): number {
-  const k = process.argv.indexOf(`--${name}`);
-  if (k < 0) return dflt;
-  const v = Number(process.argv[k + 1]);
-  if (!Number.isFinite(v) || v <= 0) {
-    console.error(`--${name}: expected a positive number, got ${JSON.stringify(process.argv[k + 1])}`);
-    process.exit(2);
-  }
-  return v;
-}
 
-const seconds = arg('seconds', 3);
-const batch = arg('batch', 256);
+const seconds = positiveNumberArg('seconds', 3);
+const batch = positiveIntArg('batch', 256);
 const ids: NodeId[] = [1, 2, 3];
 const nodes = new Map<NodeId, Raft>(ids.map((id) => [id, new Raft({ id, conf: { voters: ids, learners: [] }, seed: id })]));
 const applied = new Map<NodeId, number>(ids.map((id) => [id, 0]));

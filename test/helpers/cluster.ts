@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { OrchClient } from '../../src/client/client.js';
+import { OrchClient, type ManagerInfo } from '../../src/client/client.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const ORCH_BIN = join(REPO_ROOT, 'bin', 'orch.js');
@@ -23,15 +23,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface ManagerStatus {
-  id: number;
-  address: string;
-  role: string;
-  term: number;
-  commit: number;
-  applied: number;
-  leader: number | null;
-}
+/** What GET /raft/status answers: a manager's own view. */
+export type ManagerStatus = ManagerInfo & { leader: number | null };
 
 export interface ClusterOptions {
   managers?: number;
@@ -47,41 +40,50 @@ export interface ClusterOptions {
   instrument?: boolean;
 }
 
-export class ManagerProcess {
+/** A child process of the test: its pid while it runs, and a promise of its exit. */
+class ChildHandle {
   proc: ChildProcess | null = null;
   exited: Promise<number | null> = Promise.resolve(null);
+
+  get pid(): number {
+    if (!this.proc?.pid) throw new Error(`${this.describe()} is not running`);
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  protected describe(): string {
+    return 'the process';
+  }
+}
+
+export class ManagerProcess extends ChildHandle {
   constructor(
     readonly address: string,
     readonly dataDir: string,
     readonly logFile: string,
-  ) {}
-
-  get pid(): number {
-    if (!this.proc?.pid) throw new Error(`manager ${this.address} is not running`);
-    return this.proc.pid;
+  ) {
+    super();
   }
 
-  get running(): boolean {
-    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+  protected override describe(): string {
+    return `manager ${this.address}`;
   }
 }
 
-export class WorkerProcess {
-  proc: ChildProcess | null = null;
-  exited: Promise<number | null> = Promise.resolve(null);
+export class WorkerProcess extends ChildHandle {
   constructor(
     readonly name: string,
     readonly dataDir: string,
     readonly logFile: string,
-  ) {}
-
-  get pid(): number {
-    if (!this.proc?.pid) throw new Error(`worker ${this.name} is not running`);
-    return this.proc.pid;
+  ) {
+    super();
   }
 
-  get running(): boolean {
-    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+  protected override describe(): string {
+    return `worker ${this.name}`;
   }
 }
 

@@ -1,26 +1,11 @@
 // The key/value API through fastify.inject on a one-manager cluster: every route, bad input named,
 // idempotent retries, CAS, and the error shape.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '../helpers/cluster.js';
-import { startManager, type Manager } from '../../src/manager/manager.js';
+import { singleManager } from '../helpers/single-manager.js';
 
-async function single(t: { teardown(f: () => unknown): void }): Promise<Manager> {
-  const dir = mkdtempSync(join(tmpdir(), 'orch-api-'));
-  const addr = `127.0.0.1:${await freePort()}`;
-  const m = await startManager({ listen: addr, peers: [addr], dataDir: dir, logLevel: 'error', electionMs: 200, heartbeatMs: 20 });
-  t.teardown(async () => {
-    await m.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  for (let k = 0; k < 200 && !m.node.isLeader(); k++) await new Promise((r) => setTimeout(r, 10));
-  return m;
-}
 
 t.test('put, get, list, delete', async (t) => {
-  const m = await single(t);
+  const m = await singleManager(t);
   const put = await m.app.inject({ method: 'PUT', url: '/v1/kv/app/port', payload: { value: '8080' } });
   t.equal(put.statusCode, 200);
   const item = put.json() as { key: string; value: string; version: number };
@@ -41,7 +26,7 @@ t.test('put, get, list, delete', async (t) => {
 });
 
 t.test('compare-and-set', async (t) => {
-  const m = await single(t);
+  const m = await singleManager(t);
   const create = await m.app.inject({ method: 'PUT', url: '/v1/kv/lock?cas=0', payload: { value: 'a' } });
   t.equal(create.statusCode, 200, 'cas=0 creates an absent key');
   const v = (create.json() as { version: number }).version;
@@ -53,7 +38,7 @@ t.test('compare-and-set', async (t) => {
 });
 
 t.test('a retry with the same Idempotency-Key returns the first result and acts once', async (t) => {
-  const m = await single(t);
+  const m = await singleManager(t);
   const h = { 'idempotency-key': 'retry-1' };
   const a = await m.app.inject({ method: 'PUT', url: '/v1/kv/n', payload: { value: '1' }, headers: h });
   await m.app.inject({ method: 'PUT', url: '/v1/kv/n', payload: { value: '2' } });
@@ -71,7 +56,7 @@ t.test('a retry with the same Idempotency-Key returns the first result and acts 
 });
 
 t.test('bad input is a 4xx that names what was wrong', async (t) => {
-  const m = await single(t);
+  const m = await singleManager(t);
   const cases: [string, string, unknown, number, RegExp][] = [
     ['PUT', '/v1/kv/a', { value: 3 }, 400, /body\.value: must be string/],
     ['PUT', '/v1/kv/a', { value: 'x', extra: 1 }, 400, /must NOT have additional properties \(extra\)/],
@@ -97,7 +82,7 @@ t.test('bad input is a 4xx that names what was wrong', async (t) => {
 });
 
 t.test('the Raft routes refuse strangers and malformed frames', async (t) => {
-  const m = await single(t);
+  const m = await singleManager(t);
   const base = { method: 'POST' as const, url: '/raft/messages', headers: { 'content-type': 'application/octet-stream' } };
   const wrongCluster = await m.app.inject({ ...base, headers: { ...base.headers, 'x-orch-cluster': 'nope', 'x-orch-from': '1' }, payload: Buffer.alloc(4) });
   t.equal(wrongCluster.statusCode, 403);

@@ -1,23 +1,9 @@
 // /v1/services, /v1/tasks, /v1/nodes through fastify.inject on a one-manager cluster, with the
 // reconciler creating and retiring tasks.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '../helpers/cluster.js';
-import { startManager, type Manager } from '../../src/manager/manager.js';
+import type { Manager } from '../../src/manager/manager.js';
+import { singleManager } from '../helpers/single-manager.js';
 
-async function single(t: { teardown(f: () => unknown): void }): Promise<Manager> {
-  const dir = mkdtempSync(join(tmpdir(), 'orch-svc-'));
-  const addr = `127.0.0.1:${await freePort()}`;
-  const m = await startManager({ listen: addr, peers: [addr], dataDir: dir, logLevel: 'error', electionMs: 200, heartbeatMs: 20 });
-  t.teardown(async () => {
-    await m.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  for (let k = 0; k < 300 && !m.node.isReadyLeader(); k++) await new Promise((r) => setTimeout(r, 10));
-  return m;
-}
 
 interface TaskView {
   id: string;
@@ -45,7 +31,7 @@ async function until(f: () => Promise<boolean>, ms = 5000): Promise<boolean> {
 const web = { name: 'web', image: 'orch/busybox:latest', command: ['sleep', '3600'], replicas: 3, resources: { memory: '64MiB' } };
 
 t.test('create, read, scale, update, stop', async (t) => {
-  const m = await single(t);
+  const m = await singleManager(t);
   const created = await m.app.inject({ method: 'POST', url: '/v1/services', payload: web });
   t.equal(created.statusCode, 201, 'created');
   const svc = created.json() as { id: string; name: string; version: number; spec: { resources: { memory: number } }; desired: number };
@@ -92,7 +78,7 @@ t.test('create, read, scale, update, stop', async (t) => {
 });
 
 t.test('tasks: by id, delete one (it is replaced), filters', async (t) => {
-  const m = await single(t);
+  const m = await singleManager(t);
   await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, replicas: 2 } });
   t.ok(await until(async () => (await tasksOf(m, 'web')).length === 2));
   const [first] = await tasksOf(m, 'web');
@@ -108,7 +94,7 @@ t.test('tasks: by id, delete one (it is replaced), filters', async (t) => {
 });
 
 t.test('bad input: 4xx naming the field, never a 500', async (t) => {
-  const m = await single(t);
+  const m = await singleManager(t);
   const cases: [string, string, unknown, number, RegExp][] = [
     ['POST', '/v1/services', { ...web, replicas: 'three' }, 400, /^replicas: expected an integer from 0 to 100000, got "three"$/],
     ['POST', '/v1/services', { ...web, colour: 'red' }, 400, /^colour: unknown field$/],
@@ -142,7 +128,7 @@ t.test('bad input: 4xx naming the field, never a 500', async (t) => {
 });
 
 t.test('a spec no node could hold is refused, naming the resource', async (t) => {
-  const m = await single(t);
+  const m = await singleManager(t);
   // A worker's record, as the join of a later issue will commit it (written directly for this test).
   m.state.cluster.nodes.set('n1', { id: 'n1', name: 'w1', address: '127.0.0.1:1', labels: {}, capacity: { cpu: 2, memory: 2 ** 30, disk: 10 * 2 ** 30 }, availability: 'active', status: 'ready', createdAt: 0, updatedAt: 0 });
   const res = await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, resources: { memory: '2GiB', cpu: 4 } } });
