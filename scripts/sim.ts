@@ -57,6 +57,8 @@ const secs = (Date.now() - started) / 1000;
 console.log(`${total} schedules in ${secs.toFixed(1)} s (seed ${seed}): ${acked} writes acknowledged, ${leaders} leaders elected, ${snaps} snapshots installed`);
 if (out.failed) {
   console.log(fc.defaultReportMessage(out));
+  // The violation itself, and the command that replays the shrunk schedule with a trace.
+  console.log(`violation: ${(out.errorInstance as Error | undefined)?.message ?? String(out.errorInstance)}`);
   process.exit(1);
 }
 console.log(`${runs} passed, 0 failed`);

@@ -25,7 +25,8 @@ t.test(`${numRuns} random fault schedules keep Raft safe and live (seed ${seed})
     { seed, numRuns },
   );
   if (out.failed) {
-    t.fail(`${fc.defaultReportMessage(out)}\nreplay all: npm run sim -- --runs ${numRuns} --seed ${seed}`);
+    const violation = (out.errorInstance as Error | undefined)?.message ?? String(out.errorInstance);
+    t.fail(`${fc.defaultReportMessage(out)}\nviolation: ${violation}\nreplay all: npm run sim -- --runs ${numRuns} --seed ${seed}`);
     return;
   }
   t.pass(`${numRuns} schedules passed`);
