@@ -5,7 +5,9 @@ import { Command, CommanderError } from 'commander';
 import { ApiRequestError } from '../client/client.js';
 import { clusterCommand, kvCommand } from './commands/kv.js';
 import { managerCommand } from './commands/manager.js';
+import { nodeCommand } from './commands/node.js';
 import { serviceCommands } from './commands/services.js';
+import { updateCommand } from './commands/update.js';
 import { workerCommand } from './commands/worker.js';
 
 export function packageVersion(): string {
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   managerCommand(program);
   workerCommand(program);
   serviceCommands(program);
+  updateCommand(program);
+  nodeCommand(program);
   kvCommand(program);
   clusterCommand(program);
   return program;

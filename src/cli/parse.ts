@@ -7,3 +7,8 @@ export function intOption(flag: string, min = 0) {
     return n;
   };
 }
+
+/** A repeatable option's values, in order. */
+export function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}

@@ -54,8 +54,21 @@ export interface ServiceInfo {
   spec: ServiceSpec;
   running: number;
   desired: number;
+  update: UpdateInfo | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/** A rolling update as `orch get` shows it: `done` of `total` slots run the new version stably. */
+export interface UpdateInfo {
+  state: 'updating' | 'paused' | 'completed' | 'rolling-back' | 'rolled-back';
+  from: number;
+  to: number;
+  startedAt: number;
+  updatedAt: number;
+  message: string | null;
+  done: number;
+  total: number;
 }
 
 export interface TaskInfo {
@@ -72,6 +85,8 @@ export interface TaskInfo {
   error: string | null;
   reason: string | null;
   restarts: number;
+  runningAt: number | null;
+  health: 'starting' | 'healthy' | 'unhealthy' | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -201,6 +216,14 @@ export class OrchClient {
 
   patchService(idOrName: string, patch: Record<string, unknown>, idempotencyKey?: string): Promise<ServiceInfo> {
     return this.call('PATCH', `/v1/services/${encodeURIComponent(idOrName)}`, patch, idempotencyKey);
+  }
+
+  rollbackService(idOrName: string, idempotencyKey?: string): Promise<ServiceInfo> {
+    return this.call('POST', `/v1/services/${encodeURIComponent(idOrName)}/rollback`, undefined, idempotencyKey);
+  }
+
+  setNodeAvailability(idOrName: string, availability: 'active' | 'pause' | 'drain', idempotencyKey?: string): Promise<NodeInfo> {
+    return this.call('PATCH', `/v1/nodes/${encodeURIComponent(idOrName)}`, { availability }, idempotencyKey);
   }
 
   stopService(idOrName: string, idempotencyKey?: string): Promise<ServiceInfo> {

@@ -2,7 +2,7 @@
 // into the scheduler's input. The result is committed before any worker hears of it.
 import { schedule, type HostPort, type SchedNode, type Strategy } from '../scheduler/index.js';
 import type { ServiceSpec } from '../spec/index.js';
-import { TERMINAL, type ClusterState } from './state/cluster-state.js';
+import { specOf, TERMINAL, type ClusterState } from './state/cluster-state.js';
 
 export interface Placement {
   assignments: { taskId: string; nodeId: string }[];
@@ -31,7 +31,10 @@ export function placePending(
   for (const t of state.tasks.values()) {
     const svc = state.services.get(t.serviceId);
     if (!svc) continue;
-    if (t.nodeId && !TERMINAL.has(t.state)) placed.push({ nodeId: t.nodeId, serviceId: t.serviceId, resources: svc.spec.resources, ports: hostPorts(svc.spec) });
+    if (t.nodeId && !TERMINAL.has(t.state)) {
+      const spec = specOf(svc, t.version);
+      placed.push({ nodeId: t.nodeId, serviceId: t.serviceId, resources: spec.resources, ports: hostPorts(spec) });
+    }
     else if (t.state === 'pending' && t.desired === 'running' && t.nodeId === null) tasks.push(t);
   }
   tasks.sort((a, b) => a.createdAt - b.createdAt || a.slot - b.slot || (a.id < b.id ? -1 : 1));
@@ -41,7 +44,7 @@ export function placePending(
     strategy,
     cursor,
     tasks: tasks.map((t) => {
-      const spec = state.services.get(t.serviceId)!.spec;
+      const spec = specOf(state.services.get(t.serviceId)!, t.version);
       return { id: t.id, serviceId: t.serviceId, resources: spec.resources, constraints: spec.constraints, ports: hostPorts(spec), strategy: spec.placement };
     }),
   });

@@ -3,6 +3,7 @@
 // leader term are ignored; containers whose task is not assigned here any more are removed, so a
 // healed partition never leaves two copies running.
 import type { Assignment, OrchClient } from '../client/client.js';
+import { HealthMonitor } from './health.js';
 import type { UsageSampler } from './resources.js';
 import type { Runtime, RuntimeContainer } from './runtime/runtime.js';
 
@@ -12,6 +13,7 @@ export interface Report {
   containerId?: string | null;
   exitCode?: number | null;
   error?: string | null;
+  health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
 export interface AgentOptions {
@@ -33,6 +35,8 @@ export class Agent {
   private readonly stopping = new Set<string>();
   /** Tasks whose start is in progress or failed here (never started twice). */
   private readonly started = new Set<string>();
+  /** Health checks of running containers, by task. */
+  private readonly monitors = new Map<string, HealthMonitor>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => void) | null = null;
   private reconciling: Promise<void> = Promise.resolve();
@@ -59,6 +63,8 @@ export class Agent {
     this.running = false;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.unwatch?.();
+    for (const m of this.monitors.values()) m.stop();
+    this.monitors.clear();
     await this.reconciling;
     await this.flush();
   }
@@ -129,6 +135,7 @@ export class Agent {
       }
       if (c.running) {
         if (t.state !== 'running') this.report({ taskId: t.id, state: 'running', containerId: c.containerId });
+        this.watchHealth(t, c.containerId); // a container found again after a restart of this worker
       } else if (!TERMINAL.has(t.state) && c.exitCode !== null && !Number.isNaN(c.exitCode)) {
         this.report({ taskId: t.id, state: c.exitCode === 0 ? 'complete' : 'failed', containerId: c.containerId, exitCode: c.exitCode, error: c.exitCode === 0 ? null : `exited with code ${c.exitCode}` });
       }
@@ -136,6 +143,11 @@ export class Agent {
     // Containers whose task is not (or no longer) assigned here: moved away, finished, or unknown.
     for (const c of containers) {
       if (!assigned.has(c.taskId)) work.push(this.removeContainer(c.containerId));
+    }
+    for (const [taskId, m] of this.monitors) {
+      if (this.tasks.some((t) => t.id === taskId && t.desired === 'running')) continue;
+      m.stop();
+      this.monitors.delete(taskId);
     }
     await Promise.all(work);
     if (this.reports.length) await this.flush();
@@ -151,9 +163,36 @@ export class Agent {
     try {
       const containerId = await this.runtime.start({ id: t.id, serviceName: t.serviceName, slot: t.slot, spec: t.spec });
       this.report({ taskId: t.id, state: 'running', containerId });
+      this.watchHealth(t, containerId);
     } catch (err) {
       this.report({ taskId: t.id, state: 'failed', error: (err as Error).message });
     }
+  }
+
+  /** Starts the task's health check, if its service has one and none runs yet. */
+  private watchHealth(t: Assignment, containerId: string): void {
+    const check = t.spec?.healthCheck;
+    if (!check || this.monitors.has(t.id) || t.desired !== 'running') return;
+    if (!this.runtime.checksHealth) {
+      if (t.state !== 'running') this.report({ taskId: t.id, state: 'running', containerId, health: 'healthy' });
+      return;
+    }
+    const m = new HealthMonitor(this.runtime, containerId, check, {
+      healthy: () => {
+        this.report({ taskId: t.id, state: 'running', containerId, health: 'healthy' });
+        void this.flush();
+      },
+      unhealthy: (reason) => {
+        this.monitors.delete(t.id);
+        this.started.add(t.id); // never started again here: the restart policy makes a new task
+        this.opts.log(`task ${t.id}: ${reason}; stopping its container`);
+        this.stopping.add(containerId);
+        this.report({ taskId: t.id, state: 'failed', containerId, error: reason, health: 'unhealthy' });
+        void this.flush().then(() => this.removeContainer(containerId));
+      },
+    });
+    this.monitors.set(t.id, m);
+    m.start();
   }
 
   private async removeContainer(containerId: string): Promise<void> {
@@ -168,6 +207,8 @@ export class Agent {
   }
 
   private onExit(taskId: string, containerId: string, exitCode: number): void {
+    this.monitors.get(taskId)?.stop();
+    this.monitors.delete(taskId);
     if (this.stopping.has(containerId)) return;
     const t = this.tasks.find((x) => x.id === taskId);
     if (!t || t.desired !== 'running') return;

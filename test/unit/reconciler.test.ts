@@ -1,11 +1,11 @@
 import t from 'tap';
 import { plan, restartWait } from '../../src/manager/reconciler.js';
 import { placePending } from '../../src/manager/placement.js';
-import { ClusterState, type Task } from '../../src/manager/state/cluster-state.js';
+import { ClusterState, TERMINAL, type Service, type Task } from '../../src/manager/state/cluster-state.js';
 import { normalizeSpec } from '../../src/spec/index.js';
 
-function ended(state: Task['state'], updatedAt: number): Task {
-  return { id: `t${updatedAt}`, serviceId: 's', serviceName: 'web', slot: 1, version: 1, nodeId: 'n', desired: 'running', state, containerId: null, exitCode: null, error: null, reason: null, restarts: 0, createdAt: 0, updatedAt };
+function ended(state: Task['state'], updatedAt: number, restarts = 0): Task {
+  return { id: `t${updatedAt}`, serviceId: 's', serviceName: 'web', slot: 1, version: 1, nodeId: 'n', desired: 'running', state, containerId: null, exitCode: null, error: null, reason: null, restarts, runningAt: null, health: null, createdAt: updatedAt, updatedAt };
 }
 
 t.test('restart policy: backoff, never, on-failure, maxAttempts', async (t) => {
@@ -14,14 +14,149 @@ t.test('restart policy: backoff, never, on-failure, maxAttempts', async (t) => {
   t.equal(restartWait(always, [ended('shutdown', 10)], 10), 0, 'a shut-down task is replaced at once');
   t.equal(restartWait(always, [ended('lost', 10)], 10), 0, 'so is one lost with its node');
   t.equal(restartWait(always, [ended('failed', 1000)], 1500), 500, 'first failure: the delay');
-  t.equal(restartWait(always, [ended('failed', 1000), ended('failed', 500)], 1000), 2000, 'second in a row: twice the delay');
-  t.equal(restartWait(always, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((k) => ended('failed', k)), 12), 300_000 - 0, 'capped at 5 minutes');
+  t.equal(restartWait(always, [ended('failed', 1000, 1), ended('failed', 500)], 1000), 2000, 'second in a row: twice the delay');
+  t.equal(restartWait(always, [ended('failed', 12, 11)], 12), 300_000, 'capped at 5 minutes');
+  t.equal(restartWait(always, [ended('failed', 1000, 1), ended('shutdown', 1500)], 1500), 0, 'the newest task decides: a shut-down one is replaced at once');
+  t.equal(restartWait(always, [ended('failed', 1000, 3)], 1000, 2), 0, 'a failure of an older spec does not delay the new one');
   t.equal(restartWait({ ...always, policy: 'never' }, [ended('failed', 1)], 10_000), -1, 'never: left failed');
   t.equal(restartWait({ ...always, policy: 'on-failure' }, [ended('complete', 1)], 10_000), -1, 'on-failure: a completed task stays completed');
   t.equal(restartWait({ ...always, policy: 'on-failure' }, [ended('failed', 1)], 10_000), 0, 'on-failure: a failed one is replaced');
   const three = { ...always, maxAttempts: 3 };
-  t.equal(restartWait(three, [1, 2, 3].map((k) => ended('failed', k)), 100_000), 0, 'three failures: the third replacement');
-  t.equal(restartWait(three, [1, 2, 3, 4].map((k) => ended('failed', k)), 100_000), -1, 'four: no more');
+  t.equal(restartWait(three, [ended('failed', 3, 2)], 100_000), 0, 'three failures: the third replacement');
+  t.equal(restartWait(three, [ended('failed', 4, 3)], 100_000), -1, 'four: no more');
+});
+
+/** A cluster driven by plan and placement, with workers that do as told (or fail what `fails` says). */
+class Harness {
+  readonly s = new ClusterState();
+  now = 1000;
+  private n = 0;
+  fails: (t: Task) => boolean = () => false;
+
+  constructor(nodes: string[]) {
+    for (const id of nodes) this.s.apply({ op: 'node.register', ts: 0, node: { id, name: id, address: id, labels: {}, capacity: { cpu: 8, memory: 2 ** 34, disk: 2 ** 40 } } });
+  }
+
+  /** One reconciler round, then every worker's reports; time moves on by ms. */
+  round(ms = 100): void {
+    const { s, now } = this;
+    const p = plan(s, now, () => `t${++this.n}`);
+    for (const x of p.updates) s.apply({ op: 'service.update', ts: now, ...x });
+    if (p.shutdown.length || p.terminal.length) s.apply({ op: 'task.shutdown', ts: now, ids: p.shutdown, terminal: p.terminal });
+    if (p.remove.length) s.apply({ op: 'task.remove', ts: now, ids: p.remove });
+    if (p.create.length) s.apply({ op: 'task.create', ts: now, tasks: p.create });
+    const placed = placePending(s);
+    s.apply({ op: 'task.assign', ts: now, assignments: placed.assignments, unplaced: placed.unplaced });
+    for (const nodeId of s.nodes.keys()) {
+      const reports = s.assignmentsOf(nodeId).map((t) => {
+        if (t.desired === 'shutdown') return { taskId: t.id, state: 'shutdown' as const };
+        if (this.fails(t)) return { taskId: t.id, state: 'failed' as const, error: 'exited with code 1' };
+        return { taskId: t.id, state: 'running' as const, containerId: `c-${t.id}` };
+      });
+      if (reports.length) s.apply({ op: 'task.report', ts: now, nodeId, reports });
+    }
+    this.now += ms;
+  }
+
+  svc(): Service {
+    return this.s.findService('web')!;
+  }
+
+  live(): Task[] {
+    return [...this.s.tasks.values()].filter((t) => t.desired === 'running' && !TERMINAL.has(t.state));
+  }
+
+  running(): Task[] {
+    return this.live().filter((t) => t.state === 'running');
+  }
+
+  /** Rounds until f holds (at most n), checking `each` after every round. */
+  until(f: () => boolean, each: () => void = () => undefined, n = 1000): number {
+    for (let k = 0; k < n; k++) {
+      if (f()) return k;
+      this.round();
+      each();
+    }
+    throw new Error('did not converge');
+  }
+}
+
+const web = (extra: Record<string, unknown> = {}) => normalizeSpec({ name: 'web', image: 'img:1', replicas: 4, update: { parallelism: 1, monitor: '1s', failureAction: 'rollback' }, ...extra });
+
+t.test('rolling update: one slot at a time, each new task monitored before the next; the same spec twice changes nothing', async (t) => {
+  const h = new Harness(['a', 'b']);
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 's', spec: web() });
+  h.until(() => h.running().length === 4);
+  const again = h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web() });
+  t.same([again.ok && 'changed' in again && again.changed, h.svc().update], [false, null], 'the same spec again: unchanged, no update');
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web({ replicas: 5 }) });
+  t.equal(h.svc().update, null, 'a scale is not an update');
+  h.until(() => h.running().length === 5);
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web({ replicas: 5, image: 'img:2' }) });
+  t.same([h.svc().update?.state, h.svc().update?.from, h.svc().update?.to], ['updating', 1, 2], 'a new image starts an update');
+  let minRunning = Infinity;
+  const rounds = h.until(
+    () => h.svc().update?.state === 'completed',
+    () => (minRunning = Math.min(minRunning, h.running().length)),
+  );
+  t.ok(minRunning >= 4, `never fewer than replicas - parallelism running (lowest ${minRunning})`);
+  t.ok(rounds >= 5 * 10, `each of 5 slots monitored for 1 s before the next (${rounds} rounds of 100 ms)`);
+  t.same(h.running().map((x) => x.version), [2, 2, 2, 2, 2], 'every slot runs the new version');
+  t.same(Object.keys(h.svc().specs).sort(), ['1', '2'], 'the old spec is kept for a rollback, no more');
+});
+
+t.test('rolling update with a failing new version: rollback restores the old spec; pause stops where it is', async (t) => {
+  for (const action of ['rollback', 'pause'] as const) {
+    const h = new Harness(['a', 'b']);
+    h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 's', spec: web({ update: { failureAction: action } }) });
+    h.until(() => h.running().length === 4);
+    h.fails = (x) => x.version === 2;
+    h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web({ image: 'bad', update: { failureAction: action } }) });
+    if (action === 'rollback') {
+      h.until(() => h.svc().update?.state === 'rolled-back');
+      t.match(h.svc().update?.message, /failed: exited with code 1/, 'the update says why');
+      t.same([h.svc().spec.image, h.svc().taskVersion], ['img:1', 1], 'the old spec and version are back');
+      h.until(() => h.running().length === 4);
+      t.same(h.running().map((x) => x.version), [1, 1, 1, 1], 'four tasks of the old version run');
+    } else {
+      h.until(() => h.svc().update?.state === 'paused');
+      t.equal(h.running().filter((x) => x.version === 1).length, 3, 'paused after the first slot: three old tasks untouched');
+    }
+  }
+});
+
+t.test('drain: every task moves off the node, a replacement running before the old task stops', async (t) => {
+  const h = new Harness(['a', 'b', 'c']);
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 's', spec: web({ replicas: 6 }) });
+  h.until(() => h.running().length === 6);
+  t.equal(h.running().filter((x) => x.nodeId === 'a').length, 2, 'two tasks on a to begin with');
+  h.s.apply({ op: 'node.availability', ts: h.now, nodeId: 'a', availability: 'drain' });
+  let minRunning = Infinity;
+  let maxMoving = 0;
+  h.until(
+    () => h.live().every((x) => x.nodeId !== 'a') && h.running().length === 6,
+    () => {
+      minRunning = Math.min(minRunning, h.running().length);
+      const slots = new Set(h.live().map((x) => x.slot));
+      maxMoving = Math.max(maxMoving, h.live().length - slots.size);
+    },
+  );
+  t.equal(minRunning, 6, 'never fewer than the replicas running');
+  t.equal(maxMoving, 1, 'one slot at a time');
+  h.s.apply({ op: 'node.availability', ts: h.now, nodeId: 'b', availability: 'pause' });
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web({ replicas: 8 }) });
+  h.until(() => h.running().length === 8);
+  t.ok(h.running().filter((x) => x.nodeId === 'c').length >= 5, 'a paused node keeps its tasks but gets no new ones');
+});
+
+t.test('a slot keeps its last 5 tasks; the failure count survives the pruning', async (t) => {
+  const h = new Harness(['a']);
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 's', spec: web({ replicas: 1, restart: { delay: '10ms', maxAttempts: 8 } }) });
+  h.fails = () => true;
+  h.until(() => h.live().length === 0 && plan(h.s, h.now + 1e9).create.length === 0 && [...h.s.tasks.values()].length <= 5, () => undefined, 5000);
+  const kept = [...h.s.tasks.values()].sort((a, b) => b.createdAt - a.createdAt);
+  t.equal(kept.length, 5, 'five tasks kept');
+  t.equal(kept[0].restarts, 8, 'the newest is the eighth restart: maxAttempts 8 then no more');
 });
 
 t.test('plan and placement: one task per slot, spread over the least loaded ready nodes', async (t) => {
@@ -31,7 +166,7 @@ t.test('plan and placement: one task per slot, spread over the least loaded read
   const p = plan(s, 1, () => `t${++n}`);
   t.same(p.create.map((c) => c.slot), [1, 2, 3]);
   s.apply({ op: 'task.create', ts: 2, tasks: p.create });
-  t.same(placePending(s).unplaced, [], 'no worker: the reason set at creation stands, nothing to propose');
+  t.match(placePending(s).unplaced[0]?.reason ?? '', /no worker/, 'no worker: the reason is proposed');
   for (const id of ['a', 'b']) s.apply({ op: 'node.register', ts: 3, node: { id, name: id, address: id, labels: {}, capacity: { cpu: 1, memory: 1, disk: 1 } } });
   const placed = placePending(s);
   t.equal(placed.assignments.length, 3);

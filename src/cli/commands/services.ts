@@ -1,24 +1,13 @@
 // Services and tasks from the command line: start, run, stop, scale, list, get, nodes.
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { ApiRequestError, type OrchClient, type ServiceInfo, type TaskInfo } from '../../client/client.js';
-import { formatBytes, parseDuration, parseSpecText, SpecError } from '../../spec/index.js';
+import { formatBytes, parseSpecText, SpecError } from '../../spec/index.js';
+import { durationOption, updateLine, waitService } from '../progress.js';
 import { withClient, type ClientOpts } from '../client.js';
 import { resolveManagers } from '../managers.js';
 import { printJson, printTable } from '../output.js';
-import { intOption } from '../parse.js';
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
-
-function durationOption(flag: string) {
-  return (v: string): number => {
-    const ms = parseDuration(v);
-    if (ms === null) throw new InvalidArgumentError(`${flag}: expected a duration like 30s or 2m, got ${JSON.stringify(v)}`);
-    return ms;
-  };
-}
+import { collect, intOption } from '../parse.js';
 
 function age(ts: number): string {
   const s = Math.max(0, Math.round((Date.now() - ts) / 1000));
@@ -27,32 +16,6 @@ function age(ts: number): string {
 
 function short(id: string | null): string | null {
   return id ? id.slice(0, 12) : null;
-}
-
-/** Polls the service until all replicas run, with a live line on a terminal, plain lines elsewhere. */
-async function waitRunning(c: OrchClient, name: string, timeoutMs: number, json: boolean): Promise<void> {
-  const tty = process.stderr.isTTY && !json;
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    const s = await c.service(name);
-    const line = `${s.name}: ${s.running}/${s.desired} running`;
-    if (line !== last) {
-      if (tty) process.stderr.write(`\r\x1b[K${line}`);
-      else if (!json) process.stderr.write(line + '\n');
-      last = line;
-    }
-    if (s.running >= s.desired) {
-      if (tty) process.stderr.write('\n');
-      return;
-    }
-    if (Date.now() > deadline) {
-      if (tty) process.stderr.write('\n');
-      const why = s.tasks.find((t) => t.desired === 'running' && t.state === 'pending' && t.reason)?.reason;
-      throw new Error(`${s.name}: ${s.running} of ${s.desired} replicas running after ${Math.round(timeoutMs / 1000)} s${why ? ` (pending: ${why})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 function printService(s: ServiceInfo, verb: string, json: boolean): void {
@@ -87,7 +50,7 @@ export function serviceCommands(program: Command): void {
       const before = await c.services().then((l) => l.find((s) => s.name === (spec as { name?: string }).name));
       const s = await c.createService(spec);
       printService(s, !before ? 'created' : s.version === before.version && before.state === s.state ? 'unchanged' : 'updated', !!o.json);
-      if (o.wait) await waitRunning(c, s.name, o.timeout, !!o.json);
+      if (o.wait) await waitService(c, s.name, o.timeout, !!o.json);
     });
   });
 
@@ -129,7 +92,7 @@ export function serviceCommands(program: Command): void {
     await withClient(o, async (c) => {
       const s = await c.createService(spec);
       printService(s, s.version === 1 ? 'created' : 'updated', !!o.json);
-      if (o.wait) await waitRunning(c, s.name, o.timeout, !!o.json);
+      if (o.wait) await waitService(c, s.name, o.timeout, !!o.json);
     });
   });
 
@@ -188,7 +151,11 @@ export function serviceCommands(program: Command): void {
       console.log(`service ${s.name} (id ${s.id}), version ${s.version}, ${s.state}`);
       console.log(`  image ${spec.image}${spec.command.length ? ` ${JSON.stringify(spec.command)}` : ''}`);
       console.log(`  replicas ${s.running}/${s.desired} running; reserves ${spec.resources.cpu} cpu, ${formatBytes(spec.resources.memory)} per task`);
-      printTable(['ID', 'SERVICE', 'SLOT', 'NODE', 'DESIRED', 'STATE', 'CONTAINER', 'AGE', 'MESSAGE'], s.tasks.map(taskRow));
+      const u = updateLine(s);
+      if (u) console.log(`  ${u}`);
+      // Every slot with its history, newest first (the last few finished tasks are kept).
+      const tasks = [...s.tasks].sort((a, b) => a.slot - b.slot || b.createdAt - a.createdAt);
+      printTable(['ID', 'SLOT', 'VERSION', 'NODE', 'DESIRED', 'STATE', 'HEALTH', 'CONTAINER', 'AGE', 'MESSAGE'], tasks.map((t) => [short(t.id), t.slot, t.version, t.nodeId, t.desired, t.state, t.health, short(t.containerId), age(t.updatedAt), message(t)]));
     });
   });
 
@@ -234,6 +201,10 @@ export function serviceCommands(program: Command): void {
   });
 }
 
+function message(t: TaskInfo): string | null {
+  return t.error ?? (t.state === 'pending' ? t.reason : null);
+}
+
 function taskRow(t: TaskInfo): (string | number | null)[] {
-  return [short(t.id), t.serviceName, t.slot, t.nodeId, t.desired, t.state, short(t.containerId), age(t.updatedAt), t.error ?? (t.state === 'pending' ? t.reason : null)];
+  return [short(t.id), t.serviceName, t.slot, t.nodeId, t.desired, t.state, short(t.containerId), age(t.updatedAt), message(t)];
 }

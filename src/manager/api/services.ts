@@ -4,7 +4,8 @@ import { request } from 'undici';
 import { formatBytes, normalizeSpec, SpecError, type ServiceSpec } from '../../spec/index.js';
 import type { ManagerContext } from '../context.js';
 import { newId } from '../ids.js';
-import { TERMINAL, type ClusterResult, type Service, type Task } from '../state/cluster-state.js';
+import { specOf, TERMINAL, type ClusterResult, type NodeRecord, type Service, type Task } from '../state/cluster-state.js';
+import { stableIn } from '../reconciler.js';
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 
@@ -65,12 +66,21 @@ function checkFits(ctx: ManagerContext, spec: ServiceSpec): void {
   if (issues.length) throw new ApiError(400, 'bad-spec', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
 }
 
+/** How far a rolling update has come: slots running the new version, stable past the monitor period. */
+function updateView(ctx: ManagerContext, svc: Service, tasks: Task[]): unknown {
+  const u = svc.update;
+  if (!u) return null;
+  const now = Date.now();
+  const done = tasks.filter((t) => t.desired === 'running' && t.version === u.to && stableIn(t, svc, now) === 0).length;
+  return { ...u, done: Math.min(done, svc.spec.replicas), total: svc.spec.replicas };
+}
+
 function view(ctx: ManagerContext, svc: Service): unknown {
   const tasks = ctx.state.cluster.tasksOf(svc.id);
   const running = tasks.filter((t) => t.desired === 'running' && t.state === 'running').length;
   const placed = tasks.filter((t) => t.desired === 'running' && t.nodeId !== null && !TERMINAL.has(t.state)).length;
   const desired = svc.state === 'active' ? svc.spec.replicas : 0;
-  return { id: svc.id, name: svc.name, version: svc.version, taskVersion: svc.taskVersion, state: svc.state, spec: svc.spec, running, placed, desired, createdAt: svc.createdAt, updatedAt: svc.updatedAt };
+  return { id: svc.id, name: svc.name, version: svc.version, taskVersion: svc.taskVersion, state: svc.state, spec: svc.spec, running, placed, desired, update: updateView(ctx, svc, tasks), createdAt: svc.createdAt, updatedAt: svc.updatedAt };
 }
 
 function resultOf(res: ClusterResult): Extract<ClusterResult, { ok: true }> {
@@ -128,6 +138,18 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
   app.delete<{ Params: { id: string } }>('/v1/services/:id', { schema: { params: idParams } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
     const res = resultOf((await propose(ctx, req, { op: 'service.stop', ts: Date.now(), service: req.params.id })) as ClusterResult);
+    return 'service' in res ? view(ctx, res.service) : null;
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/services/:id/rollback', { schema: { params: idParams } }, async (req, reply) => {
+    if (await forwardIfFollower(ctx, req, reply)) return reply;
+    await readBarrier(ctx, false);
+    const svc = found(ctx, req.params.id);
+    const u = svc.update;
+    if (!u || u.state === 'rolling-back' || u.state === 'rolled-back' || !svc.specs[u.from]) {
+      throw new ApiError(409, 'nothing-to-roll-back', `service ${svc.name} has no update to roll back${u ? ` (its last update is ${u.state})` : ''}`);
+    }
+    const res = resultOf((await propose(ctx, req, { op: 'service.update', ts: Date.now(), serviceId: svc.id, to: u.to, action: 'rollback', message: 'rolled back on request' })) as ClusterResult);
     return 'service' in res ? view(ctx, res.service) : null;
   });
 
@@ -213,6 +235,25 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     return ctx.state.cluster.tasks.get(t.id);
   });
 
+  app.patch<{ Params: { id: string }; Body: { availability: NodeRecord['availability'] } }>(
+    '/v1/nodes/:id',
+    {
+      schema: {
+        params: idParams,
+        body: { type: 'object', properties: { availability: { type: 'string', enum: ['active', 'pause', 'drain'] } }, required: ['availability'], additionalProperties: false },
+      },
+    },
+    async (req, reply) => {
+      if (await forwardIfFollower(ctx, req, reply)) return reply;
+      await readBarrier(ctx, false);
+      const nodes = [...ctx.state.cluster.nodes.values()];
+      const n = ctx.state.cluster.nodes.get(req.params.id) ?? nodes.find((x) => x.name === req.params.id);
+      if (!n) throw new ApiError(404, 'not-found', `node ${req.params.id} does not exist (give its name or id, see orch nodes)`);
+      resultOf((await propose(ctx, req, { op: 'node.availability', ts: Date.now(), nodeId: n.id, availability: req.body.availability })) as ClusterResult);
+      return ctx.state.cluster.nodes.get(n.id);
+    },
+  );
+
   app.get<{ Querystring: { stale?: boolean } }>('/v1/nodes', { schema: { querystring: staleQuery } }, async (req, reply) => {
     // Live usage lives in the leader's memory: a follower asks the leader (unless told stale is fine).
     if (req.query.stale !== true && (await forwardIfFollower(ctx, req, reply))) return reply;
@@ -220,8 +261,9 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     const reserved = new Map<string, { cpu: number; memory: number; disk: number }>();
     for (const t of ctx.state.cluster.tasks.values()) {
       if (!t.nodeId || TERMINAL.has(t.state)) continue;
-      const r = ctx.state.cluster.services.get(t.serviceId)?.spec.resources;
-      if (!r) continue;
+      const svc = ctx.state.cluster.services.get(t.serviceId);
+      if (!svc) continue;
+      const r = specOf(svc, t.version).resources;
       const acc = reserved.get(t.nodeId) ?? { cpu: 0, memory: 0, disk: 0 };
       acc.cpu += r.cpu;
       acc.memory += r.memory;

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ManagerContext } from '../context.js';
 import type { Liveness } from '../liveness.js';
-import type { ClusterResult, TaskReport } from '../state/cluster-state.js';
+import { specOf, type ClusterResult, type TaskReport } from '../state/cluster-state.js';
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';
 
@@ -22,6 +22,7 @@ const report = {
     containerId: { type: ['string', 'null'], maxLength: 128 },
     exitCode: { type: ['integer', 'null'] },
     error: { type: ['string', 'null'], maxLength: 4096 },
+    health: { type: 'string', enum: ['starting', 'healthy', 'unhealthy'] },
   },
   required: ['taskId', 'state'],
   additionalProperties: false,
@@ -139,7 +140,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
       const cluster = ctx.state.cluster;
       const tasks = cluster.assignmentsOf(id).map((t) => {
         const svc = cluster.services.get(t.serviceId);
-        return { id: t.id, serviceId: t.serviceId, serviceName: t.serviceName, slot: t.slot, desired: t.desired, state: t.state, containerId: t.containerId, spec: svc ? svc.spec : null };
+        return { id: t.id, serviceId: t.serviceId, serviceName: t.serviceName, slot: t.slot, desired: t.desired, state: t.state, containerId: t.containerId, spec: svc ? specOf(svc, t.version) : null };
       });
       return { term: ctx.node.status().term, version: cluster.assignVersion.get(id) ?? 0, tasks };
     },

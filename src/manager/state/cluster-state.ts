@@ -16,9 +16,33 @@ export interface Service {
   taskVersion: number;
   /** "stopped": `orch stop` asked for all its tasks to shut down. */
   state: 'active' | 'stopped';
+  /**
+   * The spec each task version runs, by taskVersion: the current one, the one a rollback would
+   * return to, and any a live task still runs (a worker needs it to start it or to check its health).
+   */
+  specs: Record<string, ServiceSpec>;
+  /** The highest taskVersion ever given out: a rollback reuses an old number, a new spec never does. */
+  maxTaskVersion: number;
+  /** The last rolling update, while it runs and after it ended; null before the first. */
+  update: UpdateStatus | null;
   createdAt: number;
   updatedAt: number;
 }
+
+/**
+ * A rolling update from one task version to another. `updating` and `rolling-back` are driven by the
+ * leader's reconciler; `paused` waits for a person (a new spec or `orch update --rollback`).
+ */
+export interface UpdateStatus {
+  state: 'updating' | 'paused' | 'completed' | 'rolling-back' | 'rolled-back';
+  from: number;
+  to: number;
+  startedAt: number;
+  updatedAt: number;
+  message: string | null;
+}
+
+export type UpdateAction = 'complete' | 'pause' | 'rollback';
 
 export interface Task {
   id: string;
@@ -35,7 +59,12 @@ export interface Task {
   error: string | null;
   /** Why a pending task is not placed yet, for `orch get`. */
   reason: string | null;
+  /** Failures in a row of this slot before this task (the restart policy counts them). */
   restarts: number;
+  /** When it was reported running; a rolling update monitors it from then. */
+  runningAt: number | null;
+  /** Its health check's verdict; null when the service has none. */
+  health: 'starting' | 'healthy' | 'unhealthy' | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -55,12 +84,24 @@ export interface NodeRecord {
 export type ClusterCommand =
   | { op: 'service.upsert'; ts: number; serviceId: string; spec: ServiceSpec; expectVersion?: number }
   | { op: 'service.stop'; ts: number; service: string }
-  | { op: 'task.create'; ts: number; tasks: { id: string; serviceId: string; slot: number; version: number }[] }
+  | { op: 'service.update'; ts: number; serviceId: string; to: number; action: UpdateAction; message: string | null }
+  | { op: 'task.create'; ts: number; tasks: NewTask[] }
+  | { op: 'task.remove'; ts: number; ids: string[] }
+  | { op: 'node.availability'; ts: number; nodeId: string; availability: NodeRecord['availability'] }
   | { op: 'task.shutdown'; ts: number; ids: string[]; terminal?: string[] }
   | { op: 'node.register'; ts: number; node: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }
   | { op: 'node.status'; ts: number; nodes: { id: string; status: 'ready' | 'down' }[] }
   | { op: 'task.assign'; ts: number; assignments: { taskId: string; nodeId: string }[]; unplaced?: { taskId: string; reason: string }[] }
   | { op: 'task.report'; ts: number; nodeId: string; reports: TaskReport[] };
+
+export interface NewTask {
+  id: string;
+  serviceId: string;
+  slot: number;
+  version: number;
+  /** Failures in a row of the slot so far; absent means none. */
+  restarts?: number;
+}
 
 /** What a worker tells about one of its tasks. */
 export interface TaskReport {
@@ -69,6 +110,7 @@ export interface TaskReport {
   containerId?: string | null;
   exitCode?: number | null;
   error?: string | null;
+  health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
 /** Allowed forward moves of a task's state; a report never moves a task backwards. */
@@ -78,11 +120,17 @@ export type ClusterResult =
   | { ok: true; created: boolean; changed: boolean; service: Service }
   | { ok: true; stopped: true; service: Service; tasks: number }
   | { ok: true; tasks: number }
+  | { ok: true; update: UpdateStatus | null; service: Service }
   | { ok: false; code: 'not-found' | 'version-mismatch' | 'bad-command'; message: string };
 
 /** What a task runs: the spec without the settings that only say how many or how to roll out. */
-function taskSpec(spec: ServiceSpec): string {
+export function taskSpec(spec: ServiceSpec): string {
   return canonicalSpec({ ...spec, replicas: 0, update: { parallelism: 1, monitorMs: 0, failureAction: 'pause' } });
+}
+
+/** The spec a task of the given version runs (the service's current one if that version is gone). */
+export function specOf(svc: Service, version: number): ServiceSpec {
+  return svc.specs[version] ?? svc.spec;
 }
 
 export class ClusterState {
@@ -139,10 +187,13 @@ export class ClusterState {
         return this.upsert(cmd);
       case 'service.stop':
         return this.stop(cmd);
+      case 'service.update':
+        return this.updateAction(cmd);
       case 'task.create':
         for (const t of cmd.tasks) {
           const svc = this.services.get(t.serviceId);
           if (!svc || this.tasks.has(t.id)) continue;
+          const spec = specOf(svc, t.version);
           this.tasks.set(t.id, {
             id: t.id,
             serviceId: t.serviceId,
@@ -155,13 +206,37 @@ export class ClusterState {
             containerId: null,
             exitCode: null,
             error: null,
-            reason: 'no worker has joined the cluster yet',
-            restarts: 0,
+            reason: null,
+            restarts: t.restarts ?? 0,
+            runningAt: null,
+            health: spec.healthCheck ? 'starting' : null,
             createdAt: cmd.ts,
             updatedAt: cmd.ts,
           });
         }
         return { ok: true, tasks: cmd.tasks.length };
+      case 'task.remove': {
+        // Only finished tasks are forgotten (a slot keeps its last few as history).
+        let n = 0;
+        for (const id of cmd.ids) {
+          const t = this.tasks.get(id);
+          if (!t || !TERMINAL.has(t.state)) continue;
+          this.tasks.delete(id);
+          if (t.nodeId) this.byNode.get(t.nodeId)?.delete(id);
+          n++;
+        }
+        return { ok: true, tasks: n };
+      }
+      case 'node.availability': {
+        const n = this.nodes.get(cmd.nodeId);
+        if (!n) return { ok: false, code: 'not-found', message: `node ${cmd.nodeId} does not exist` };
+        if (n.availability !== cmd.availability) {
+          n.availability = cmd.availability;
+          n.updatedAt = cmd.ts;
+          this.touchNode(n.id);
+        }
+        return { ok: true, tasks: 0 };
+      }
       case 'task.shutdown': {
         let n = 0;
         for (const id of cmd.ids) {
@@ -245,11 +320,14 @@ export class ClusterState {
           const t = this.tasks.get(r.taskId);
           // Only the node a task is assigned to may report on it, and only forwards.
           if (!t || t.nodeId !== cmd.nodeId || ORDER[r.state] < ORDER[t.state] || TERMINAL.has(t.state)) continue;
-          if (r.state === t.state && r.containerId === undefined) continue;
+          const healthChanged = r.health !== undefined && r.health !== t.health && t.health !== null;
+          if (r.state === t.state && r.containerId === undefined && !healthChanged) continue;
+          if (r.state === 'running' && t.state !== 'running') t.runningAt = cmd.ts;
           t.state = r.state;
           if (r.containerId !== undefined) t.containerId = r.containerId;
           if (r.exitCode !== undefined) t.exitCode = r.exitCode;
           if (r.error !== undefined) t.error = r.error;
+          if (healthChanged) t.health = r.health!;
           t.updatedAt = cmd.ts;
           if (TERMINAL.has(t.state)) this.touchNode(t.nodeId);
           n++;
@@ -267,7 +345,19 @@ export class ClusterState {
       if (cmd.expectVersion !== undefined && cmd.expectVersion !== 0) {
         return { ok: false, code: 'not-found', message: `service ${cmd.spec.name} does not exist` };
       }
-      const svc: Service = { id: cmd.serviceId, name: cmd.spec.name, spec: cmd.spec, version: 1, taskVersion: 1, state: 'active', createdAt: cmd.ts, updatedAt: cmd.ts };
+      const svc: Service = {
+        id: cmd.serviceId,
+        name: cmd.spec.name,
+        spec: cmd.spec,
+        version: 1,
+        taskVersion: 1,
+        state: 'active',
+        specs: { 1: cmd.spec },
+        maxTaskVersion: 1,
+        update: null,
+        createdAt: cmd.ts,
+        updatedAt: cmd.ts,
+      };
       this.services.set(svc.id, svc);
       this.byName.set(svc.name, svc.id);
       return { ok: true, created: true, changed: true, service: svc };
@@ -276,14 +366,63 @@ export class ClusterState {
       return { ok: false, code: 'version-mismatch', message: `service ${existing.name} is at version ${existing.version}, not ${cmd.expectVersion}` };
     }
     const changed = existing.state !== 'active' || canonicalSpec(existing.spec) !== canonicalSpec(cmd.spec);
-    if (changed) {
-      if (taskSpec(existing.spec) !== taskSpec(cmd.spec)) existing.taskVersion++;
-      existing.spec = cmd.spec;
-      existing.version++;
-      existing.state = 'active';
-      existing.updatedAt = cmd.ts;
+    if (!changed) return { ok: true, created: false, changed, service: existing };
+    if (taskSpec(existing.spec) !== taskSpec(cmd.spec)) {
+      const from = existing.taskVersion;
+      existing.taskVersion = ++existing.maxTaskVersion;
+      existing.specs[existing.taskVersion] = cmd.spec;
+      // Tasks running the old spec are replaced as a rolling update; with none (a stopped service
+      // started again) the new tasks are simply created.
+      const live = existing.state === 'active' && this.tasksOf(existing.id).some((t) => t.desired === 'running' && !TERMINAL.has(t.state));
+      existing.update = live ? { state: 'updating', from, to: existing.taskVersion, startedAt: cmd.ts, updatedAt: cmd.ts, message: null } : null;
+    } else {
+      // Replicas or update settings only: the same tasks go on (a scale is not a redeploy).
+      existing.specs[existing.taskVersion] = cmd.spec;
     }
+    existing.spec = cmd.spec;
+    existing.version++;
+    existing.state = 'active';
+    existing.updatedAt = cmd.ts;
+    this.pruneSpecs(existing);
     return { ok: true, created: false, changed, service: existing };
+  }
+
+  /** A step of a rolling update, decided by the leader's reconciler (or a person's rollback). */
+  private updateAction(cmd: Extract<ClusterCommand, { op: 'service.update' }>): ClusterResult {
+    const svc = this.findService(cmd.serviceId);
+    if (!svc) return { ok: false, code: 'not-found', message: `service ${cmd.serviceId} does not exist` };
+    const u = svc.update;
+    // A decision about another update than the current one is stale: it changes nothing.
+    if (!u || u.to !== cmd.to || svc.state !== 'active') return { ok: true, update: u, service: svc };
+    const rollingBack = u.state === 'rolling-back';
+    if (cmd.action === 'complete' && (u.state === 'updating' || rollingBack)) {
+      u.state = rollingBack ? 'rolled-back' : 'completed';
+    } else if (cmd.action === 'pause' && (u.state === 'updating' || rollingBack)) {
+      u.state = 'paused';
+    } else if (cmd.action === 'rollback' && !rollingBack && u.state !== 'rolled-back' && svc.specs[u.from]) {
+      // Back to the spec before the update (its number too, so that tasks still running it stay),
+      // keeping the replicas asked for since.
+      svc.spec = { ...svc.specs[u.from], replicas: svc.spec.replicas };
+      svc.taskVersion = u.from;
+      svc.version++;
+      svc.updatedAt = cmd.ts;
+      svc.update = { state: 'rolling-back', from: u.to, to: u.from, startedAt: cmd.ts, updatedAt: cmd.ts, message: cmd.message };
+      return { ok: true, update: svc.update, service: svc };
+    } else {
+      return { ok: true, update: u, service: svc };
+    }
+    u.updatedAt = cmd.ts;
+    if (cmd.message !== null) u.message = cmd.message;
+    this.pruneSpecs(svc);
+    return { ok: true, update: u, service: svc };
+  }
+
+  /** Keeps the specs some task or a rollback may still need; the rest go (the state stays bounded). */
+  private pruneSpecs(svc: Service): void {
+    const keep = new Set<number>([svc.taskVersion]);
+    if (svc.update) keep.add(svc.update.from);
+    for (const t of this.tasksOf(svc.id)) if (!TERMINAL.has(t.state)) keep.add(t.version);
+    for (const v of Object.keys(svc.specs)) if (!keep.has(Number(v))) delete svc.specs[v];
   }
 
   private stop(cmd: Extract<ClusterCommand, { op: 'service.stop' }>): ClusterResult {
@@ -291,6 +430,11 @@ export class ClusterState {
     if (!svc) return { ok: false, code: 'not-found', message: `service ${cmd.service} does not exist` };
     svc.state = 'stopped';
     svc.updatedAt = cmd.ts;
+    if (svc.update && (svc.update.state === 'updating' || svc.update.state === 'rolling-back')) {
+      svc.update.state = 'paused';
+      svc.update.message = 'the service was stopped';
+      svc.update.updatedAt = cmd.ts;
+    }
     let n = 0;
     for (const t of this.tasksOf(svc.id)) {
       if (t.desired === 'running') {
@@ -317,11 +461,17 @@ export class ClusterState {
     this.tasks.clear();
     this.nodes.clear();
     for (const svc of s.services) {
+      // Older snapshots knew only the current spec.
+      svc.specs ??= { [svc.taskVersion]: svc.spec };
+      svc.maxTaskVersion ??= svc.taskVersion;
+      svc.update ??= null;
       this.services.set(svc.id, svc);
       this.byName.set(svc.name, svc.id);
     }
     this.byNode.clear();
     for (const t of s.tasks) {
+      t.runningAt ??= null;
+      t.health ??= null;
       this.tasks.set(t.id, t);
       this.indexTask(t);
     }

@@ -82,7 +82,10 @@ export class ManagerState implements StateMachine {
       case 'node.register':
       case 'node.status':
       case 'task.assign':
-      case 'task.report': {
+      case 'task.report':
+      case 'service.update':
+      case 'task.remove':
+      case 'node.availability': {
         // A copy, frozen as of now: the result must not follow later changes to the live objects
         // it names (a snapshot would otherwise carry a different history than the log).
         const result = structuredClone(this.cluster.apply(cmd));

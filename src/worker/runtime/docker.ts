@@ -1,6 +1,7 @@
 // The Docker runtime (dockerode): one container per task, labelled so that a restarted worker can
 // find its containers again, with Init (a fast, clean stop), the task's cpu and memory limits, env,
 // command, network mode and port bindings. Exits come from Docker's event stream.
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import type { Runtime, RuntimeContainer, TaskToRun } from './runtime.js';
 
@@ -21,6 +22,9 @@ function reason(err: unknown): string {
 }
 
 export class DockerRuntime implements Runtime {
+  readonly checksHealth = true;
+  /** Where each running container's ports are reached (an address does not change while it runs). */
+  private readonly hosts = new Map<string, { ip: string | null; bindings: Record<string, { HostPort: string }[] | null> }>();
   /** Images a pull was already tried for: a missing image is looked for once, not in a storm. */
   private readonly pullFailed = new Map<string, string>();
 
@@ -92,6 +96,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async remove(containerId: string): Promise<void> {
+    this.hosts.delete(containerId);
     const c = this.docker.getContainer(containerId);
     try {
       await c.stop({ t: this.stopGraceSec });
@@ -103,6 +108,49 @@ export class DockerRuntime implements Runtime {
     } catch (err) {
       if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
     }
+  }
+
+  async endpoint(containerId: string, port: number): Promise<{ host: string; port: number } | null> {
+    let h = this.hosts.get(containerId);
+    if (!h) {
+      const info = await this.docker.getContainer(containerId).inspect();
+      const nets = Object.values(info.NetworkSettings.Networks ?? {});
+      const ip = info.HostConfig.NetworkMode === 'host' ? '127.0.0.1' : nets.find((n) => n.IPAddress)?.IPAddress || null;
+      h = { ip, bindings: (info.NetworkSettings.Ports ?? {}) as Record<string, { HostPort: string }[] | null> };
+      if (this.hosts.size > 10_000) this.hosts.clear();
+      this.hosts.set(containerId, h);
+    }
+    if (h.ip) return { host: h.ip, port };
+    // No address of its own (no bridge here): a published port on the loopback interface.
+    const bound = h.bindings[`${port}/tcp`]?.[0]?.HostPort;
+    return bound ? { host: '127.0.0.1', port: Number(bound) } : null;
+  }
+
+  async exec(containerId: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const ex = await this.docker.getContainer(containerId).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
+    const stream = await ex.start({ hijack: true, stdin: false });
+    const out = new PassThrough();
+    let output = '';
+    out.on('data', (b: Buffer) => {
+      if (output.length < 4096) output += b.toString('utf8');
+    });
+    this.docker.modem.demuxStream(stream, out, out);
+    const ended = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      stream.once('end', done);
+      stream.once('close', done);
+      stream.once('error', done);
+    });
+    if (!ended) {
+      stream.destroy();
+      return { exitCode: -1, output: `timed out after ${timeoutMs} ms` };
+    }
+    const info = await ex.inspect();
+    return { exitCode: info.ExitCode ?? -1, output };
   }
 
   async watch(onExit: (taskId: string, containerId: string, exitCode: number) => void): Promise<() => void> {

@@ -23,6 +23,12 @@ export interface Runtime {
   start(task: TaskToRun): Promise<string>;
   /** Stops (with a grace period) and removes a container; a missing one is not an error. */
   remove(containerId: string): Promise<void>;
+  /** Where the worker reaches a port of a running container (for health checks); null if nowhere. */
+  endpoint(containerId: string, port: number): Promise<{ host: string; port: number } | null>;
+  /** Runs a command inside a running container, giving up after timeoutMs (exit code -1). */
+  exec(containerId: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
+  /** False for a runtime whose containers run nothing: their health is taken as good. */
+  readonly checksHealth: boolean;
   /** Calls back when a container of this node exits (from the engine's event stream). */
   watch(onExit: (taskId: string, containerId: string, exitCode: number) => void): Promise<() => void>;
 }

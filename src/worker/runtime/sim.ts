@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Runtime, RuntimeContainer, TaskToRun } from './runtime.js';
 
 export class SimRuntime implements Runtime {
+  readonly checksHealth = false;
   private readonly containers = new Map<string, string>(); // containerId -> taskId
 
   async list(): Promise<RuntimeContainer[]> {
@@ -19,6 +20,14 @@ export class SimRuntime implements Runtime {
 
   async remove(containerId: string): Promise<void> {
     this.containers.delete(containerId);
+  }
+
+  async endpoint(): Promise<null> {
+    return null;
+  }
+
+  async exec(): Promise<{ exitCode: number; output: string }> {
+    return { exitCode: 0, output: '' };
   }
 
   async watch(): Promise<() => void> {

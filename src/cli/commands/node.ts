@@ -1,0 +1,45 @@
+// `orch node drain|pause|activate NODE`: a node's availability. Drain moves its tasks elsewhere
+// (a replacement starts before the old task stops); pause keeps them but places nothing new.
+import type { Command } from 'commander';
+import { withClient, type ClientOpts } from '../client.js';
+import { printJson } from '../output.js';
+import { durationOption, pollUntil } from '../progress.js';
+
+const TERMINAL = new Set(['complete', 'failed', 'shutdown', 'lost']);
+
+export function nodeCommand(program: Command): void {
+  const node = program.command('node').description('change a worker node\'s availability');
+  const verbs = [
+    ['drain', 'drain', 'move the node\'s tasks to other nodes and place nothing new on it'],
+    ['pause', 'pause', 'keep the node\'s tasks but place nothing new on it'],
+    ['activate', 'active', 'let the scheduler use the node again'],
+  ] as const;
+  for (const [verb, availability, description] of verbs) {
+    const cmd = node
+      .command(`${verb} <node>`)
+      .description(description)
+      .option('--manager <addrs>', 'managers to talk to')
+      .option('--json', 'machine-readable output');
+    if (verb === 'drain') cmd.option('--wait', 'wait until no task runs on the node').option('--timeout <duration>', 'how long --wait waits', durationOption('--timeout'), 300_000);
+    cmd.action(async (name: string, o: ClientOpts & { wait?: boolean; timeout?: number }) => {
+      await withClient(o, async (c) => {
+        const n = await c.setNodeAvailability(name, availability);
+        if (o.json) printJson(n);
+        else console.log(`node ${n.name} (${n.id}) is ${n.availability}`);
+        if (!o.wait) return;
+        const live = async () => (await c.tasks({ node: n.id })).filter((t) => !TERMINAL.has(t.state));
+        await pollUntil(
+          o.timeout ?? 300_000,
+          !!o.json,
+          async (p) => {
+            const left = await live();
+            p.show(`${n.name}: ${left.length} task(s) left`);
+            return left.length === 0 ? true : undefined;
+          },
+          () => `node ${n.name}: tasks still on it after ${Math.round((o.timeout ?? 0) / 1000)} s (is there room for them elsewhere? see orch get)`,
+        );
+        if (!o.json) console.log(`node ${n.name} is drained`);
+      });
+    });
+  }
+}
