@@ -55,15 +55,18 @@ type ServiceWithTasks = ServiceInfo & { tasks: TaskInfo[] };
 export function updateLine(s: ServiceInfo): string | null {
   const u = s.update;
   if (!u) return null;
-  const what = `version ${u.from} -> ${u.to}`;
   const msg = u.message ? `: ${u.message}` : '';
   switch (u.state) {
     case 'updating':
-      return `update ${what}: ${u.done}/${u.total} updated`;
+      return `updating version ${u.from} -> ${u.to}: ${u.done}/${u.total} done`;
+    case 'paused':
+      return `update to version ${u.to} paused${msg}`;
+    case 'completed':
+      return `updated to version ${u.to}`;
     case 'rolling-back':
-      return `rolling back ${what}: ${u.done}/${u.total}${msg}`;
-    default:
-      return `update ${what} ${u.state}${msg}`;
+      return `rolling back version ${u.from} -> ${u.to}: ${u.done}/${u.total} done${msg}`;
+    case 'rolled-back':
+      return `rolled back from version ${u.from} to ${u.to}${msg}`;
   }
 }
 

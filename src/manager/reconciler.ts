@@ -95,7 +95,7 @@ function planService(svc: Service, slots: Map<number, Slot>, draining: Set<strin
     if (failed) {
       const why = `task ${failed.id} of slot ${failed.slot} failed: ${failed.error ?? `exit code ${failed.exitCode}`}`;
       const rollback = u.state === 'updating' && spec.update.failureAction === 'rollback';
-      out.updates.push({ serviceId: svc.id, to: T, action: rollback ? 'rollback' : 'pause', message: rollback ? `rolled back: ${why}` : `paused: ${why}` });
+      out.updates.push({ serviceId: svc.id, to: T, action: rollback ? 'rollback' : 'pause', message: why });
       return;
     }
   }

@@ -1,57 +1,11 @@
 // Workers on a real Docker engine: 3 managers and 2 workers as processes run a service's tasks as
 // labelled, limited containers; exits, worker restarts and leader kills are handled.
 import t from 'tap';
-import type Docker from 'dockerode';
-import { ProcessCluster } from '../helpers/cluster.js';
-import { dockerEngine } from '../helpers/docker-engine.js';
-import type { OrchClient, TaskInfo } from '../../src/client/client.js';
+import { containersOf, dockerCluster, runningTasks, sleep, until } from '../helpers/docker-cluster.js';
+import type { TaskInfo } from '../../src/client/client.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(f: () => Promise<T | false | undefined | null>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(50);
-  }
-  throw new Error(`condition not met within ${ms} ms${last ? `: ${(last as Error).message}` : ''}`);
-}
-
-async function setup(t: Tap, service: string) {
-  const { docker, host } = await dockerEngine();
-  const c = await ProcessCluster.start({ managers: 3 });
-  const client = c.client({ deadlineMs: 20_000 });
-  t.teardown(async () => {
-    await client.close();
-    await c.stop();
-    // Only what this test started: containers of its service.
-    for (const x of await docker.listContainers({ all: true, filters: { label: [`orch.service=${service}`] } })) await docker.getContainer(x.Id).remove({ force: true });
-  });
-  await c.waitForLeader();
-  c.startWorker('w1', host);
-  c.startWorker('w2', host);
-  await until(async () => (await client.nodes()).filter((n) => n.status === 'ready').length === 2);
-  return { docker, host, c, client };
-}
-
-type Tap = { teardown(f: () => unknown): void };
-
-async function containersOf(docker: Docker, service: string, all = false) {
-  return docker.listContainers({ all, filters: { label: [`orch.service=${service}`] } });
-}
-
-async function running(client: OrchClient, service: string, n: number): Promise<TaskInfo[]> {
-  return until(async () => {
-    const ts = (await client.tasks({ service })).filter((x) => x.state === 'running');
-    return ts.length === n ? ts : false;
-  });
-}
+const setup = dockerCluster;
+const running = runningTasks;
 
 t.test('three replicas run as labelled, limited containers; orch stop removes them', async (t) => {
   const svc = `sleep-${process.pid}`;
@@ -152,12 +106,12 @@ t.test('the leader is killed while workers run tasks: they follow the new leader
 t.test('a task whose image does not exist fails with a message a user can act on', async (t) => {
   const svc = `noimage-${process.pid}`;
   const { client } = await setup(t, svc);
-  await client.createService({ name: svc, image: 'orch/nginx:1', replicas: 1, network: 'none', restart: { policy: 'never' } });
+  await client.createService({ name: svc, image: '127.0.0.1:9/orch/nginx:1', replicas: 1, network: 'none', restart: { policy: 'never' } });
   const failed = await until(async () => {
     const x = (await client.tasks({ service: svc, all: true }))[0];
     return x && x.state === 'failed' ? x : false;
   });
-  t.match(failed.error, /^image orch\/nginx:1 not found locally and could not be pulled: /);
+  t.match(failed.error, /^image 127.0.0.1:9\/orch\/nginx:1 not found locally and could not be pulled: /);
 });
 
 t.test('a worker that stops heartbeating is declared down after 3 periods, and ready when it returns', async (t) => {

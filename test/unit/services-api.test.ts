@@ -136,3 +136,33 @@ t.test('a spec no node could hold is refused, naming the resource', async (t) =>
   t.equal((res.json() as { error: { message: string } }).error.message, 'resources.memory: 2 GiB is more than any node has (the largest has 1 GiB); resources.cpu: 4 cpus is more than any node has (the largest has 2)');
   t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, resources: { memory: '512MiB' } } })).statusCode, 201, 'one that fits is accepted');
 });
+
+t.test('node availability and rollback through the API: answers and refusals', async (t) => {
+  const m = await singleManager(t);
+  const reg = await m.app.inject({ method: 'POST', url: '/v1/nodes/register', payload: { id: 'aaaaaaaaaaaa', name: 'w1', address: '127.0.0.1:1', labels: {}, capacity: { cpu: 2, memory: 2 ** 30, disk: 2 ** 30 } } });
+  t.equal(reg.statusCode, 200, 'a node registered');
+  const drain = await m.app.inject({ method: 'PATCH', url: '/v1/nodes/w1', payload: { availability: 'drain' } });
+  t.equal(drain.statusCode, 200, 'PATCH by name');
+  t.equal((drain.json() as { availability: string }).availability, 'drain');
+  t.equal(((await m.app.inject({ method: 'PATCH', url: '/v1/nodes/aaaaaaaaaaaa', payload: { availability: 'active' } })).json() as { availability: string }).availability, 'active', 'and by id');
+  const bad = await m.app.inject({ method: 'PATCH', url: '/v1/nodes/w1', payload: { availability: 'gone' } });
+  t.equal(bad.statusCode, 400, 'an unknown availability is refused');
+  t.match((bad.json() as { error: { message: string } }).error.message, /availability/, 'naming the field');
+  const none = await m.app.inject({ method: 'PATCH', url: '/v1/nodes/w9', payload: { availability: 'pause' } });
+  t.equal(none.statusCode, 404, 'an unknown node: 404');
+  t.match((none.json() as { error: { message: string } }).error.message, /node w9 does not exist/);
+
+  t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: web })).statusCode, 201);
+  const nothing = await m.app.inject({ method: 'POST', url: '/v1/services/web/rollback' });
+  t.equal(nothing.statusCode, 409, 'no update yet: nothing to roll back');
+  t.match((nothing.json() as { error: { message: string } }).error.message, /service web has no update to roll back/);
+  t.ok(await until(async () => (await tasksOf(m, 'web')).length === 3), 'three tasks');
+  const changed = await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, image: 'orch/busybox:2' } });
+  const view = changed.json() as { update: { state: string; from: number; to: number; done: number; total: number } };
+  t.same([view.update.state, view.update.from, view.update.to, view.update.done, view.update.total], ['updating', 1, 2, 0, 3], 'a changed image starts an update, shown with its progress');
+  const back = await m.app.inject({ method: 'POST', url: '/v1/services/web/rollback' });
+  t.equal(back.statusCode, 200, 'rolled back on request');
+  const after = back.json() as { spec: { image: string }; update: { state: string; message: string } };
+  t.same([after.spec.image, after.update.state, after.update.message], ['orch/busybox:latest', 'rolling-back', 'rolled back on request']);
+  t.equal((await m.app.inject({ method: 'POST', url: '/v1/services/web/rollback' })).statusCode, 409, 'a second rollback is refused');
+});
