@@ -21,6 +21,20 @@ const commandArb: fc.Arbitrary<Envelope> = fc
         tasks: fc.array(fc.record({ id: fc.constantFrom('t1', 't2', 't3', 't4', 't5'), serviceId: fc.constantFrom('s1', 's2', 's3'), slot: fc.integer({ min: 1, max: 5 }), version: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
       }),
       fc.record({ op: fc.constant('task.shutdown' as const), ts: fc.nat(), ids: fc.array(fc.constantFrom('t1', 't2', 't3', 't9')), terminal: fc.array(fc.constantFrom('t1', 't2', 't4')) }),
+      fc.record({ op: fc.constant('service.update' as const), ts: fc.nat(), serviceId: fc.constantFrom('s1', 's2', 'web', 'nope'), to: fc.integer({ min: 1, max: 3 }), action: fc.constantFrom('complete' as const, 'pause' as const, 'rollback' as const), message: fc.option(fc.string({ maxLength: 5 }), { nil: null }) }),
+      fc.record({ op: fc.constant('task.remove' as const), ts: fc.nat(), ids: fc.array(fc.constantFrom('t1', 't2', 't3', 't9'), { maxLength: 3 }) }),
+      fc.record({ op: fc.constant('node.register' as const), ts: fc.nat(), node: fc.record({ id: fc.constantFrom('n1', 'n2'), name: fc.constantFrom('n1', 'n2'), address: fc.constant('127.0.0.1:1'), labels: fc.constant({}), capacity: fc.constant({ cpu: 2, memory: 2 ** 30, disk: 2 ** 30 }) }) }),
+      fc.record({ op: fc.constant('node.availability' as const), ts: fc.nat(), nodeId: fc.constantFrom('n1', 'n2', 'n9'), availability: fc.constantFrom('active' as const, 'pause' as const, 'drain' as const) }),
+      fc.record({ op: fc.constant('task.assign' as const), ts: fc.nat(), assignments: fc.array(fc.record({ taskId: fc.constantFrom('t1', 't2', 't3', 't4', 't5'), nodeId: fc.constantFrom('n1', 'n2') }), { maxLength: 3 }) }),
+      fc.record({
+        op: fc.constant('task.report' as const),
+        ts: fc.nat(),
+        nodeId: fc.constantFrom('n1', 'n2'),
+        reports: fc.array(
+          fc.record({ taskId: fc.constantFrom('t1', 't2', 't3', 't4', 't5'), state: fc.constantFrom('starting' as const, 'running' as const, 'failed' as const, 'shutdown' as const), health: fc.option(fc.constantFrom('healthy' as const, 'unhealthy' as const), { nil: undefined }) }),
+          { maxLength: 3 },
+        ),
+      }),
     ),
     // A small id space, so that retries (the same idempotency key) happen.
     fc.constantFrom('k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8', 'k9', 'k10', 'k11', 'k12'),

@@ -33,8 +33,8 @@ class Harness {
   private n = 0;
   fails: (t: Task) => boolean = () => false;
 
-  constructor(nodes: string[]) {
-    for (const id of nodes) this.s.apply({ op: 'node.register', ts: 0, node: { id, name: id, address: id, labels: {}, capacity: { cpu: 8, memory: 2 ** 34, disk: 2 ** 40 } } });
+  constructor(nodes: string[], cpu = 8) {
+    for (const id of nodes) this.s.apply({ op: 'node.register', ts: 0, node: { id, name: id, address: id, labels: {}, capacity: { cpu, memory: 2 ** 34, disk: 2 ** 40 } } });
   }
 
   /** One reconciler round, then every worker's reports; time moves on by ms. */
@@ -147,6 +147,29 @@ t.test('drain: every task moves off the node, a replacement running before the o
   h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web({ replicas: 8 }) });
   h.until(() => h.running().length === 8);
   t.ok(h.running().filter((x) => x.nodeId === 'c').length >= 5, 'a paused node keeps its tasks but gets no new ones');
+});
+
+t.test('pending work is placed again when capacity is freed or a node is activated', async (t) => {
+  const h = new Harness(['a'], 2);
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 's', spec: web({ replicas: 3, resources: { cpu: 1 } }) });
+  h.until(() => h.running().length === 2);
+  h.round();
+  const waiting = h.live().find((x) => x.state === 'pending')!;
+  t.match(waiting.reason, /cpu/, `the third waits with a reason: ${waiting.reason}`);
+  h.s.apply({ op: 'node.register', ts: h.now, node: { id: 'b', name: 'b', address: 'b', labels: {}, capacity: { cpu: 2, memory: 2 ** 34, disk: 2 ** 40 } } });
+  h.s.apply({ op: 'node.availability', ts: h.now, nodeId: 'b', availability: 'pause' });
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web({ replicas: 4, resources: { cpu: 1 } }) });
+  h.until(() => h.live().filter((x) => x.state === 'pending' && x.reason !== null).length === 2);
+  t.pass('four replicas on a full node and a paused one: two wait');
+  h.s.apply({ op: 'node.availability', ts: h.now, nodeId: 'b', availability: 'active' });
+  h.until(() => h.running().length === 4);
+  t.same(h.running().filter((x) => x.nodeId === 'b').length, 2, 'activated: both placed on b');
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web({ replicas: 5, resources: { cpu: 1 } }) });
+  h.until(() => h.live().some((x) => x.state === 'pending' && x.reason !== null));
+  const five = h.live().find((x) => x.state === 'pending')!;
+  h.s.apply({ op: 'task.report', ts: h.now, nodeId: 'a', reports: [{ taskId: h.running().find((x) => x.nodeId === 'a')!.id, state: 'complete', exitCode: 0 }] });
+  h.until(() => h.s.tasks.get(five.id)!.state === 'running');
+  t.pass('a task that ends frees its cpu: the waiting one is placed');
 });
 
 t.test('a slot keeps its last 5 tasks; the failure count survives the pruning', async (t) => {
