@@ -138,8 +138,10 @@ function planService(svc: Service, slots: Map<number, Slot>, draining: Set<strin
       // Start first, then stop: the old task goes once its replacement runs, or at once when the
       // replacement cannot be placed anywhere (no capacity: waiting would never end).
       if (k.state === 'running' || (k.state === 'pending' && k.reason !== null)) onDrain.forEach(stop);
-      else drainingSlots++;
-      continue;
+      else {
+        drainingSlots++;
+        continue;
+      }
     }
     if (!u) continue;
     if (k.version !== T) outdated.push(k);

@@ -56,7 +56,7 @@ t.test('an HTTP health check that starts failing: the task is stopped, reported 
     return x.state === 'failed' ? x : false;
   }, 15_000);
   t.match(failed.error, /health check failed 2 time\(s\) in a row: GET \/ok.html answered 404/, `the reason: ${failed.error}`);
-  t.equal(failed.health, 'unhealthy');
+  t.equal(failed.health, 'unhealthy', 'and marked unhealthy');
   const next = await until(async () => (await client.tasks({ service: svc })).find((x) => x.id !== first.id && x.health === 'healthy'), 15_000);
   t.equal(next.slot, first.slot, 'a replacement in the same slot is running and healthy');
   const cs = await containersOf(docker, svc, true);
@@ -113,6 +113,10 @@ t.test('a rolling update of 4 replicas to a missing image rolls back; the old im
   const cs = await containersOf(docker, svc);
   t.same(cs.map((x) => x.Image).sort(), [IMAGE, IMAGE, IMAGE, IMAGE], 'docker ps: four containers, all of the old image');
   t.same(new Set(cs.map((x) => x.Labels['orch.slot'])).size, 4, 'one per slot');
+  const get = await orchCli(c.addresses, ['get', svc]);
+  t.match(get.stdout, /rolled back from version 2 to 1: task \w+ of slot \d failed/, 'orch get shows how the update ended');
+  t.match(get.stdout, /SLOT\s+VERSION\s+NODE\s+DESIRED\s+STATE\s+HEALTH/, 'and every slot\'s tasks with their version');
+  t.match(get.stdout, /failed.*image 127\.0\.0\.1:9\/orch\/does-not-exist:1 not found/, 'the failed new task is in its slot\'s history');
 });
 
 t.test('the leader is killed in the middle of a rolling update: the new leader completes it', async (t) => {

@@ -28,7 +28,7 @@ t.test('restart policy: backoff, never, on-failure, maxAttempts', async (t) => {
 
 /** A cluster driven by plan and placement, with workers that do as told (or fail what `fails` says). */
 class Harness {
-  readonly s = new ClusterState();
+  s = new ClusterState();
   now = 1000;
   private n = 0;
   fails: (t: Task) => boolean = () => false;
@@ -147,6 +147,24 @@ t.test('drain: every task moves off the node, a replacement running before the o
   h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web({ replicas: 8 }) });
   h.until(() => h.running().length === 8);
   t.ok(h.running().filter((x) => x.nodeId === 'c').length >= 5, 'a paused node keeps its tasks but gets no new ones');
+});
+
+t.test('a drain in the middle of an update, then a new leader from the committed state: both finish', async (t) => {
+  const h = new Harness(['a', 'b', 'c']);
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 's', spec: web({ replicas: 6 }) });
+  h.until(() => h.running().length === 6);
+  h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web({ replicas: 6, image: 'img:2' }) });
+  h.until(() => h.running().filter((x) => x.version === 2).length === 2);
+  h.s.apply({ op: 'node.availability', ts: h.now, nodeId: 'a', availability: 'drain' });
+  for (let k = 0; k < 15; k++) h.round();
+  // The new leader knows only what was committed: the state as a snapshot carries it.
+  const copy = new ClusterState();
+  copy.restore(JSON.parse(JSON.stringify(h.s.toJSON())) as Parameters<ClusterState['restore']>[0]);
+  h.s = copy;
+  h.until(() => h.svc().update?.state === 'completed' && h.live().every((x) => x.nodeId !== 'a'));
+  t.same(h.running().map((x) => x.version), [2, 2, 2, 2, 2, 2], 'six tasks of the new version');
+  t.equal(h.running().filter((x) => x.nodeId === 'a').length, 0, 'none on the drained node');
+  t.equal(new Set(h.running().map((x) => x.slot)).size, 6, 'one per slot');
 });
 
 t.test('pending work is placed again when capacity is freed or a node is activated', async (t) => {

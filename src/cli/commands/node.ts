@@ -25,7 +25,7 @@ export function nodeCommand(program: Command): void {
       await withClient(o, async (c) => {
         const n = await c.setNodeAvailability(name, availability);
         if (o.json) printJson(n);
-        else console.log(`node ${n.name} (${n.id}) is ${n.availability}`);
+        else console.log(`node ${n.name} (${n.id}) is ${{ active: 'active', pause: 'paused', drain: 'draining' }[n.availability] ?? n.availability}`);
         if (!o.wait) return;
         const live = async () => (await c.tasks({ node: n.id })).filter((t) => !TERMINAL.has(t.state));
         await pollUntil(
