@@ -8,18 +8,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-2000}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=lib/mutant.sh
+source "$root/scripts/lib/mutant.sh"
 
 mutate() { # name, exact text in src/raft/raft.ts, replacement
   local name=$1 old=$2 new=$3 dir="$tmp/$1"
-  mkdir -p "$dir"
-  cp -r "$root/src" "$root/test" "$root/scripts" "$root/tsconfig.json" "$root/package.json" "$dir/"
-  ln -s "$root/node_modules" "$dir/node_modules"
-  OLD=$old NEW=$new node -e '
-    const fs = require("fs"); const p = process.argv[1]; const s = fs.readFileSync(p, "utf8");
-    const n = s.split(process.env.OLD).length - 1;
-    if (n !== 1) { console.error(`mutation text found ${n} times in ${p}`); process.exit(2); }
-    fs.writeFileSync(p, s.replace(process.env.OLD, process.env.NEW));' "$dir/src/raft/raft.ts"
-  (cd "$dir" && npx tsc -p . >/dev/null)
+  build_mutant "$root" "$dir" src/raft/raft.ts "$old" "$new"
   if out=$(cd "$dir" && node build/scripts/sim.js --runs "$runs" --seed 3 2>&1); then
     echo "NOT CAUGHT: $name ($runs schedules passed)"
     return 1

@@ -15,6 +15,8 @@ export type KvInput = { op: 'put'; value: string } | { op: 'cas'; value: string;
 export type KvOutput = { version: number } | { ok: true; version: number } | { ok: false } | { value: string | null; version: number | null };
 
 const sameVersion = (s: KvState['version'], v: number | null) => s === UNKNOWN || s === v;
+/** A compare-and-set compares with the current version, 0 for an absent key. */
+const current = (s: KvState['version']) => (s === null ? 0 : s);
 
 export const kvModel: Model<KvState, KvInput, KvOutput> = {
   init: () => ({ value: null, version: null }),
@@ -27,10 +29,10 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
         const applied: KvState = { value: input.value, version: out && 'ok' in out && out.ok ? out.version : UNKNOWN };
         if (out === undefined) {
           if (s.version === UNKNOWN) return [applied, s];
-          return s.version === input.expect ? [applied] : [s];
+          return current(s.version) === input.expect ? [applied] : [s];
         }
-        if ('ok' in out && out.ok) return sameVersion(s.version, input.expect) ? [applied] : [];
-        return s.version !== input.expect ? [s] : [];
+        if ('ok' in out && out.ok) return s.version === UNKNOWN || current(s.version) === input.expect ? [applied] : [];
+        return s.version === UNKNOWN || current(s.version) !== input.expect ? [s] : [];
       }
       case 'get': {
         if (out === undefined) return [s];

@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
+import { NetworkFaults } from '../raft/faults.js';
+import { chaosRoutes } from './api/chaos.js';
 import { parseAddress } from './address.js';
 import { clusterRoutes } from './api/cluster.js';
 import { installErrorHandler } from './api/errors.js';
@@ -33,6 +35,8 @@ export interface ManagerOptions {
   workerMissed?: number;
   /** The cluster's placement strategy; a service's spec may choose another. */
   scheduler?: Strategy;
+  /** Fault injection for the chaos suite (PUT /chaos/faults); never for production. */
+  chaos?: boolean;
 }
 
 export interface Manager {
@@ -100,23 +104,28 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     keepEntries: o.keepEntries ?? 5_000,
     onRoleChange: (role, term, leader) => app.log.info({ role, term, leader }, `manager ${id} is ${role} in term ${term}${leader ? `, leader ${leader}` : ''}`),
   });
+  const faults = o.chaos ? new NetworkFaults() : undefined;
   const transport = new HttpTransport(
     id,
     addresses,
     { unreachable: (to) => node.reportUnreachable(to), snapshotDone: (to, ok) => node.reportSnapshot(to, ok), receive: (msgs) => node.receive(msgs) },
-    { timeoutMs: Math.max(500, o.electionMs ?? 1000), clusterId },
+    { timeoutMs: Math.max(500, o.electionMs ?? 1000), clusterId, faults },
   );
   const ctx: ManagerContext = { node, state, addresses, self: id };
   const peerIds = new Set(addresses.keys());
   installErrorHandler(app);
   installValidation(app);
-  await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from) });
+  await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from), faults });
+  if (faults) {
+    app.log.warn('chaos fault injection is ON (--chaos): PUT /chaos/faults can cut this manager off; never use this flag in production');
+    await app.register(chaosRoutes, { faults });
+  }
   await app.register(kvRoutes, { ctx });
   await app.register(clusterRoutes, { ctx });
   await app.register(serviceRoutes, { ctx });
   const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3);
   ctx.usage = (id) => liveness.usage.get(id) ?? null;
-  await app.register(workerRoutes, { ctx, liveness });
+  await app.register(workerRoutes, { ctx, liveness, faults });
   const reconciler = new Reconciler(ctx, o.scheduler ?? 'spread');
   try {
     await node.start(transport);

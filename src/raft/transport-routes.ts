@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { CodecError, decodeMessages, encodeMessages } from './codec.js';
 import { MESSAGES_PATH, SNAPSHOT_PATH } from './transport.js';
+import type { NetworkFaults } from './faults.js';
 import type { Message, NodeId } from './types.js';
 
 export interface RaftRoutesOptions {
@@ -17,6 +18,8 @@ export interface RaftRoutesOptions {
   peerConnectionClosed?: (from: NodeId) => void;
   maxFrameBytes?: number;
   maxSnapshotBytes?: number;
+  /** Injected faults (chaos runs only). */
+  faults?: NetworkFaults;
 }
 
 interface Assembly {
@@ -81,15 +84,24 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app: Fas
     return from;
   }
 
+  /** A message lost on the way in, as a partition would lose it: the sender sees a failed request. */
+  function partitioned(from: NodeId, reply: FastifyReply): boolean {
+    if (!opts.faults || opts.faults.canReceiveFrom(from)) return false;
+    fail(reply, 503, 'partitioned', `messages from node ${from} are dropped (chaos fault)`);
+    return true;
+  }
+
   app.post(MESSAGES_PATH, async (req, reply) => {
     const from = origin(req.headers, reply);
-    if (from === null) return reply;
+    if (from === null || partitioned(from, reply)) return reply;
     if (!Buffer.isBuffer(req.body)) return fail(reply, 415, 'bad-content-type', 'expected an application/octet-stream body');
     const msgs = check(from, req.body);
     if (typeof msgs === 'string') return fail(reply, 400, 'bad-frame', msgs);
     watch(req.raw.socket, from);
     if (req.headers['x-orch-reply'] === '1' && opts.receiveAndReply) {
       const answers = await opts.receiveAndReply(from, msgs);
+      // One-way: what we would answer to a peer we may not send to is lost too.
+      if (opts.faults && !opts.faults.canSendTo(from)) return reply.code(204).send();
       if (answers.length > 0) return reply.code(200).header('content-type', 'application/octet-stream').send(Buffer.from(encodeMessages(answers)));
       return reply.code(204).send();
     }
@@ -99,7 +111,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app: Fas
 
   app.post(SNAPSHOT_PATH, async (req, reply) => {
     const from = origin(req.headers, reply);
-    if (from === null) return reply;
+    if (from === null || partitioned(from, reply)) return reply;
     if (!Buffer.isBuffer(req.body)) return fail(reply, 415, 'bad-content-type', 'expected an application/octet-stream body');
     const id = String(req.headers['x-orch-snapshot'] ?? '');
     const offset = Number(req.headers['x-orch-offset']);

@@ -3,6 +3,7 @@
 // in flight, so a slow or dead peer never delays the others; a request that fails or times out is
 // dropped (Raft retransmits) and reported. Snapshots travel separately, in chunks.
 // Receiving: the fastify routes in transport-routes.ts.
+import type { NetworkFaults } from './faults.js';
 import { Pool } from 'undici';
 import { decodeMessages, encodeMessages } from './codec.js';
 import type { Message, NodeId, SnapMsg } from './types.js';
@@ -29,6 +30,8 @@ export interface TransportOptions {
   maxQueued?: number;
   /** Sent with every request so the receiver can refuse messages meant for another cluster. */
   clusterId: string;
+  /** Injected faults (chaos runs only). */
+  faults?: NetworkFaults;
 }
 
 class Peer {
@@ -76,9 +79,14 @@ export class HttpTransport {
   send(msgs: readonly Message[]): void {
     if (this.closed) return;
     const touched = new Set<Peer>();
+    const faults = this.opts.faults;
     for (const m of msgs) {
       const p = this.peers.get(m.to);
       if (!p) continue;
+      if (faults && !faults.canSendTo(m.to)) {
+        this.stats.dropped++;
+        continue;
+      }
       if (m.type === 'snap') {
         void this.sendSnapshot(p, m);
         continue;
@@ -115,7 +123,7 @@ export class HttpTransport {
         if (res.statusCode === 200) {
           const answers = decodeMessages(new Uint8Array(await res.body.arrayBuffer()));
           // Untrusted like any frame: only messages from that peer to us.
-          this.events.receive(answers.filter((m) => m.from === p.id && m.to === this.self));
+          if (!this.opts.faults || this.opts.faults.canReceiveFrom(p.id)) this.events.receive(answers.filter((m) => m.from === p.id && m.to === this.self));
         } else await res.body.dump();
         if (res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`);
         p.failures = 0;

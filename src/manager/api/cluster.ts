@@ -1,5 +1,6 @@
 // /v1/cluster: every manager's view, gathered by this one. Each peer is asked for its own status
 // (GET /raft/status) with a short timeout; one that does not answer is listed as unreachable.
+import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { request } from 'undici';
 import { NONE, type NodeId } from '../../raft/index.js';
@@ -41,7 +42,20 @@ async function peerStatus(id: NodeId, address: string): Promise<ManagerStatus> {
 }
 
 export const clusterRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (app, { ctx }) => {
-  app.get('/raft/status', async () => ({ ...selfStatus(ctx), firstIndex: ctx.node.status().firstIndex, lastIndex: ctx.node.status().lastIndex, stats: ctx.node.metrics, transport: ctx.node.transportStats(), memory: process.memoryUsage() }));
+  app.get<{ Querystring: { digest?: boolean } }>(
+    '/raft/status',
+    { schema: { querystring: { type: 'object', properties: { digest: { type: 'boolean' } }, additionalProperties: false } } },
+    async (req) => ({
+      ...selfStatus(ctx),
+      firstIndex: ctx.node.status().firstIndex,
+      lastIndex: ctx.node.status().lastIndex,
+      stats: ctx.node.metrics,
+      transport: ctx.node.transportStats(),
+      memory: process.memoryUsage(),
+      // A hash of the whole replicated state as of `applied`: equal on managers that agree.
+      ...(req.query.digest ? { digest: createHash('sha256').update(ctx.state.snapshot()).digest('hex') } : {}),
+    }),
+  );
 
   app.get('/v1/cluster', async () => {
     const me = selfStatus(ctx);

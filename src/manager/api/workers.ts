@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ManagerContext } from '../context.js';
 import type { Liveness } from '../liveness.js';
+import type { NetworkFaults } from '../../raft/faults.js';
 import { specOf, type ClusterResult, type TaskReport } from '../state/cluster-state.js';
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';
@@ -31,6 +32,8 @@ const report = {
 export interface WorkerRoutesOptions {
   ctx: ManagerContext;
   liveness: Liveness;
+  /** Injected faults (chaos runs only): requests of isolated workers are refused. */
+  faults?: NetworkFaults;
 }
 
 /** Resolves when the node's assignment version moves past `since`, or after `ms`. */
@@ -52,7 +55,13 @@ function waitForChange(ctx: ManagerContext, waiters: Set<() => void>, nodeId: st
   });
 }
 
-export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app, { ctx, liveness }) => {
+export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app, { ctx, liveness, faults }) => {
+  if (faults) {
+    app.addHook('preHandler', async (req) => {
+      const id = (req.params as { id?: string }).id ?? (req.body as { id?: string } | undefined)?.id;
+      if (id && faults.workerIsolated(id)) throw new ApiError(503, 'partitioned', `node ${id} is cut off from this manager (chaos fault)`);
+    });
+  }
   const waiters = new Set<() => void>();
   const previous = ctx.state.onClusterChange;
   ctx.state.onClusterChange = () => {

@@ -1,0 +1,203 @@
+// The nemesis: on a schedule drawn from the seed, it injects one fault at a time into a cluster of
+// real processes, holds it, heals it, and logs what it did. Faults: kill -9 of the leader (every
+// other fault), of a random manager or worker; SIGSTOP/SIGCONT of a manager; Raft partitions that
+// are one-way (a manager's outgoing or incoming messages lost) or two-way (a manager isolated; with
+// 5 managers, a 2/3 split); a worker cut off from every manager; and now and then a manager's data
+// dir wiped while it is down, so that it rejoins empty.
+import { request } from 'undici';
+import type { ProcessCluster } from '../../test/helpers/cluster.js';
+import type { FaultSpec } from '../../src/raft/faults.js';
+import type { OrchClient } from '../../src/client/client.js';
+import type { Random } from './random.js';
+
+export type FaultKind = 'kill-leader' | 'kill-manager' | 'kill-worker' | 'pause-manager' | 'partition-out' | 'partition-in' | 'partition-isolate' | 'partition-split' | 'isolate-worker' | 'wipe-manager';
+
+export interface FaultEvent {
+  kind: FaultKind;
+  /** Who: "m2" (manager index + 1), "w1", or "m1,m2|m3,m4,m5" for a split. */
+  target: string;
+  start: number;
+  end: number | null;
+}
+
+export interface NemesisOptions {
+  dockerHost: string;
+  /** Ms between faults and how long each is held: drawn from these ranges. */
+  gapMs: [number, number];
+  holdMs: [number, number];
+  /** One fault in this many (besides leader kills) wipes a manager; 0: never. */
+  wipeOneIn: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Nemesis {
+  readonly events: FaultEvent[] = [];
+  private running = false;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly c: ProcessCluster,
+    private readonly client: OrchClient,
+    private readonly rnd: Random,
+    private readonly now: () => number,
+    private readonly o: NemesisOptions,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.done = this.loop();
+  }
+
+  /** Stops injecting, waits for the fault in progress to be healed. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+
+  count(kind?: FaultKind): number {
+    return kind ? this.events.filter((e) => e.kind === kind).length : this.events.length;
+  }
+
+  private async loop(): Promise<void> {
+    let n = 0;
+    while (this.running) {
+      await sleep(this.rnd.between(...this.o.gapMs));
+      if (!this.running) break;
+      const kind = n++ % 2 === 0 ? 'kill-leader' : this.pickOther();
+      try {
+        await this.inject(kind, this.rnd.between(...this.o.holdMs));
+      } catch (err) {
+        // A fault that could not be set up (no leader at that moment...) is skipped, not fatal.
+        process.stderr.write(`nemesis: ${kind} skipped: ${(err as Error).message}\n`);
+      }
+    }
+  }
+
+  private pickOther(): FaultKind {
+    if (this.o.wipeOneIn > 0 && this.rnd.between(1, this.o.wipeOneIn) === 1) return 'wipe-manager';
+    const kinds: FaultKind[] = ['kill-manager', 'kill-worker', 'pause-manager', 'partition-out', 'partition-in', 'partition-isolate', 'isolate-worker'];
+    if (this.c.managers.length >= 5) kinds.push('partition-split');
+    return this.rnd.pick(kinds);
+  }
+
+  private async leaderIndex(): Promise<number> {
+    const st = await Promise.all(this.c.managers.map((_, k) => this.c.status(k)));
+    let best = -1;
+    st.forEach((s, k) => {
+      if (s?.role === 'leader' && (best < 0 || s.term > st[best]!.term)) best = k;
+    });
+    if (best < 0) throw new Error('no leader to kill');
+    return best;
+  }
+
+  private async setFaults(k: number, f: FaultSpec): Promise<void> {
+    const res = await request(`http://${this.c.managers[k].address}/chaos/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f), headersTimeout: 2000, bodyTimeout: 2000 });
+    await res.body.dump();
+    if (res.statusCode !== 200) throw new Error(`PUT /chaos/faults on m${k + 1}: HTTP ${res.statusCode}`);
+  }
+
+  /** Clears the faults of every running manager (retried: a manager may be restarting). */
+  async healAll(): Promise<void> {
+    for (let k = 0; k < this.c.managers.length; k++) {
+      if (!this.c.managers[k].running) continue;
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          await this.setFaults(k, {});
+          break;
+        } catch {
+          await sleep(250);
+        }
+      }
+    }
+  }
+
+  /** The Raft id of manager index k (ids follow the sorted addresses). */
+  private idOf(k: number): number {
+    return [...this.c.addresses].sort().indexOf(this.c.managers[k].address) + 1;
+  }
+
+  private async inject(kind: FaultKind, hold: number): Promise<void> {
+    const c = this.c;
+    const all = c.managers.map((_, k) => k);
+    const ev: FaultEvent = { kind, target: '', start: this.now(), end: null };
+    const record = (target: string) => {
+      ev.target = target;
+      ev.start = this.now();
+      this.events.push(ev);
+    };
+    switch (kind) {
+      case 'kill-leader':
+      case 'kill-manager':
+      case 'wipe-manager': {
+        let k: number;
+        if (kind === 'kill-leader') k = await this.leaderIndex();
+        else {
+          const leader = await this.leaderIndex().catch(() => -1);
+          const candidates = all.filter((x) => c.managers[x].running && (kind !== 'wipe-manager' || x !== leader));
+          k = this.rnd.pick(candidates);
+        }
+        record(`m${k + 1}`);
+        await c.kill(k);
+        if (kind === 'wipe-manager') c.wipe(k);
+        await sleep(hold);
+        c.spawn(k);
+        break;
+      }
+      case 'kill-worker': {
+        const w = this.rnd.pick(c.workers);
+        record(w.name);
+        if (w.running) {
+          process.kill(w.pid, 'SIGKILL');
+          await w.exited;
+        }
+        await sleep(hold);
+        c.startWorker(w.name, this.o.dockerHost);
+        break;
+      }
+      case 'pause-manager': {
+        const k = this.rnd.pick(all.filter((x) => c.managers[x].running));
+        record(`m${k + 1}`);
+        c.signal(k, 'SIGSTOP');
+        await sleep(hold);
+        c.signal(k, 'SIGCONT');
+        break;
+      }
+      case 'partition-out':
+      case 'partition-in':
+      case 'partition-isolate': {
+        // Usually the leader (the interesting case), sometimes a follower.
+        const leader = await this.leaderIndex().catch(() => -1);
+        const k = leader >= 0 && this.rnd.next() < 0.7 ? leader : this.rnd.pick(all);
+        const others = all.filter((x) => x !== k).map((x) => this.idOf(x));
+        record(`m${k + 1}`);
+        await this.setFaults(k, { ...(kind !== 'partition-in' ? { dropTo: others } : {}), ...(kind !== 'partition-out' ? { dropFrom: others } : {}) });
+        await sleep(hold);
+        await this.setFaults(k, {});
+        break;
+      }
+      case 'partition-split': {
+        const shuffled = [...all].sort(() => this.rnd.next() - 0.5);
+        const minority = shuffled.slice(0, Math.floor(all.length / 2));
+        const majority = shuffled.slice(minority.length);
+        record(`${minority.map((x) => `m${x + 1}`).join(',')}|${majority.map((x) => `m${x + 1}`).join(',')}`);
+        const ids = (xs: number[]) => xs.map((x) => this.idOf(x));
+        await Promise.all(all.map((k) => (minority.includes(k) ? this.setFaults(k, { dropTo: ids(majority), dropFrom: ids(majority) }) : this.setFaults(k, { dropTo: ids(minority), dropFrom: ids(minority) })).catch(() => undefined)));
+        await sleep(hold);
+        await this.healAll();
+        break;
+      }
+      case 'isolate-worker': {
+        const w = this.rnd.pick(c.workers);
+        const node = (await this.client.nodes()).find((n) => n.name === w.name);
+        if (!node) throw new Error(`worker ${w.name} is not registered`);
+        record(w.name);
+        await Promise.all(all.filter((k) => c.managers[k].running).map((k) => this.setFaults(k, { isolateWorkers: [node.id] }).catch(() => undefined)));
+        await sleep(hold);
+        await this.healAll();
+        break;
+      }
+    }
+    ev.end = this.now();
+  }
+}
