@@ -37,6 +37,11 @@ export interface ManagerOptions {
   scheduler?: Strategy;
   /** Fault injection for the chaos suite (PUT /chaos/faults); never for production. */
   chaos?: boolean;
+  /**
+   * Quorum lost for good: start this survivor as a new one-manager cluster from its own log (its
+   * --peers must name only itself). Refused on a data dir with no cluster data.
+   */
+  forceNewCluster?: boolean;
 }
 
 export interface Manager {
@@ -75,19 +80,40 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
   return { self, peers, id: k + 1, clusterId };
 }
 
+/**
+ * --force-new-cluster: checks that this data dir holds a cluster's log and that --peers names only
+ * this manager, then rewrites the identity to the new one-manager cluster. Raft then starts with
+ * this manager as the only voter (over the snapshot's voter set); every entry in its log commits
+ * under its first term as leader, as etcd's --force-new-cluster does.
+ */
+async function forceNewCluster(o: ManagerOptions, storage: RaftStorage, known: Awaited<ReturnType<RaftStorage['identity']>>, next: { id: NodeId; address: string; clusterId: string }, peers: string[]): Promise<void> {
+  const refuse = async (why: string) => {
+    await storage.close();
+    throw new Error(`--force-new-cluster: ${why}`);
+  };
+  if (peers.length !== 1) await refuse(`--peers must name only this manager (${next.address}): the new cluster starts with one manager; add others later`);
+  const loaded = await storage.load();
+  if (!known || loaded.empty) await refuse(`data dir ${o.dataDir} holds no cluster data; it must be the data dir of a surviving manager`);
+  await storage.setIdentity(next);
+  console.error(
+    `orch manager: WARNING: forcing a new one-manager cluster ${next.clusterId} from the log of manager ${known!.id} (${known!.address}) of cluster ${known!.clusterId}; never start the other managers again with their old data`,
+  );
+}
+
 export async function startManager(o: ManagerOptions): Promise<Manager> {
   const { self, peers, id, clusterId } = validateManagerOptions(o);
   const listen = parseAddress('--listen', o.listen);
   mkdirSync(o.dataDir, { recursive: true });
   const storage = await RaftStorage.open(o.dataDir);
   const known = await storage.identity();
-  if (known && (known.id !== id || known.address !== self || known.clusterId !== clusterId)) {
+  if (o.forceNewCluster) await forceNewCluster(o, storage, known, { id, address: self, clusterId }, peers);
+  else if (known && (known.id !== id || known.address !== self || known.clusterId !== clusterId)) {
     await storage.close();
     throw new Error(
       `data dir ${o.dataDir} belongs to manager ${known.id} at ${known.address} of cluster ${known.clusterId}, not manager ${id} at ${self} of cluster ${clusterId} (check --listen/--peers, or use another --data-dir)`,
     );
   }
-  if (!known) await storage.setIdentity({ id, address: self, clusterId });
+  if (!known && !o.forceNewCluster) await storage.setIdentity({ id, address: self, clusterId });
 
   const addresses = new Map<NodeId, string>(peers.map((p, k) => [k + 1, p]));
   // Request logging stays off: the Raft transport alone makes tens of requests a second.
@@ -96,6 +122,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   const node = new RaftNode({
     id,
     conf: { voters: [...addresses.keys()], learners: [] },
+    forceConf: o.forceNewCluster === true,
     storage,
     sm: state,
     heartbeatMs: o.heartbeatMs ?? 100,

@@ -31,6 +31,8 @@ export class NotCommittedError extends Error {}
 export interface RaftNodeOptions {
   id: NodeId;
   conf: ConfState;
+  /** `conf` wins over the persisted snapshot's (--force-new-cluster); a snapshot records it soon. */
+  forceConf?: boolean;
   storage: RaftStorage;
   sm: StateMachine;
   heartbeatMs: number;
@@ -88,6 +90,8 @@ export class RaftNode {
   private stopped = false;
   private failure: Error | null = null;
   private lastSnapshotIndex = 0;
+  /** Snapshot at the next chance, whatever snapshotEvery says. */
+  private snapshotDue = false;
   private role: Role = 'follower';
   private leader: NodeId = NONE;
   /** For metrics: counters and the commit latency samples of this node's own proposals. */
@@ -102,6 +106,7 @@ export class RaftNode {
     this.core = new Raft({
       id: this.opts.id,
       conf: this.opts.conf,
+      ...(this.opts.forceConf ? { forceConf: this.opts.conf } : {}),
       persisted: loaded,
       electionTicks,
       heartbeatTicks: 1,
@@ -112,6 +117,8 @@ export class RaftNode {
     if (loaded.snapshot) {
       this.opts.sm.restore(loaded.snapshot.data);
       this.lastSnapshotIndex = loaded.snapshot.meta.index;
+      // The stored snapshot names the old voters: the next one, taken at once, names the new ones.
+      if (this.opts.forceConf) this.snapshotDue = true;
     }
     this.ticker = setInterval(() => {
       this.ticks++;
@@ -444,9 +451,10 @@ export class RaftNode {
 
   private async maybeSnapshot(): Promise<void> {
     const applied = this.core.log.applied;
-    if (applied - this.lastSnapshotIndex < this.opts.snapshotEvery) return;
+    if (applied - this.lastSnapshotIndex < (this.snapshotDue ? 1 : this.opts.snapshotEvery)) return;
     const res = this.core.createSnapshot(applied, this.opts.sm.snapshot(), this.opts.keepEntries);
     if (!res) return;
+    this.snapshotDue = false;
     this.lastSnapshotIndex = applied;
     this.metrics.snapshotsTaken++;
     await this.opts.storage.saveSnapshot(res.snapshot, res.compactedTo);

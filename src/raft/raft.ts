@@ -38,6 +38,8 @@ export interface RaftConfig {
   id: NodeId;
   /** The voter set of a new cluster. Ignored when `persisted` holds a snapshot (its conf wins). */
   conf?: ConfState;
+  /** A voter set that wins over the snapshot's: a survivor forced into a new cluster of its own. */
+  forceConf?: ConfState;
   persisted?: PersistedState;
   /** Ticks without hearing from a leader before a follower campaigns; randomized in [n, 2n). */
   electionTicks?: number;
@@ -170,7 +172,7 @@ export class Raft {
     let conf = cfg.conf;
     if (p) {
       this.restorePersisted(p);
-      if (p.snapshot) conf = p.snapshot.meta.conf;
+      if (p.snapshot) conf = cfg.forceConf ?? p.snapshot.meta.conf;
     }
     if (!conf) throw new Error('raft: a configuration (conf) is required when no snapshot is persisted');
     this.applyConf(conf);

@@ -117,7 +117,8 @@ export class ProcessCluster {
     return this.addresses.indexOf(sorted[id - 1]);
   }
 
-  spawn(k: number): void {
+  /** Starts (or restarts) manager k; `peers` and `extra` change its command line for this start only. */
+  spawn(k: number, override: { peers?: string[]; extra?: string[] } = {}): void {
     const m = this.managers[k];
     const o = this.opts;
     const args = [
@@ -126,7 +127,7 @@ export class ProcessCluster {
       '--listen',
       m.address,
       '--peers',
-      this.addresses.join(','),
+      (override.peers ?? this.addresses).join(','),
       '--data-dir',
       m.dataDir,
       '--heartbeat-ms',
@@ -140,6 +141,7 @@ export class ProcessCluster {
       '--log-level',
       'info',
       ...(o.extraArgs ?? []),
+      ...(override.extra ?? []),
     ];
     const out = createWriteStream(m.logFile, { flags: 'a' });
     const env = o.instrument === false ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_'))) : process.env;
