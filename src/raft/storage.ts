@@ -17,6 +17,10 @@ import {
 import type { PersistedState } from './raft.js';
 import type { Entry, HardState, Ready, Snapshot } from './types.js';
 
+/** What a person can do about a damaged record (one line: the CLI prints the first line only). */
+const RECOVERY =
+  'to recover, stop this manager, delete or move its data dir, and start it again with the same flags: it rejoins and copies the data from the other managers (if it was the last one with data, see "Recovering from the loss of a quorum" in the README)';
+
 export class StorageError extends Error {}
 
 type Key = Uint8Array;
@@ -85,10 +89,10 @@ export class RaftStorage {
   }
 
   private unseal(key: Key, value: Uint8Array, what: string): Uint8Array {
-    if (value.length < 4) throw new StorageError(`data dir ${this.dir}: ${what} is truncated (${value.length} bytes)`);
+    if (value.length < 4) throw new StorageError(`data dir ${this.dir}: ${what} is truncated (${value.length} bytes); ${RECOVERY}`);
     const payload = value.subarray(4);
     const want = Buffer.from(value.buffer, value.byteOffset, 4).readUInt32BE(0);
-    if (crc32(payload, crc32(key)) !== want) throw new StorageError(`data dir ${this.dir}: ${what} is corrupt (checksum mismatch)`);
+    if (crc32(payload, crc32(key)) !== want) throw new StorageError(`data dir ${this.dir}: ${what} is corrupt (checksum mismatch); ${RECOVERY}`);
     return payload;
   }
 
@@ -96,7 +100,7 @@ export class RaftStorage {
     try {
       return f();
     } catch (err) {
-      if (err instanceof CodecError) throw new StorageError(`data dir ${this.dir}: ${what} is corrupt: ${err.message}`);
+      if (err instanceof CodecError) throw new StorageError(`data dir ${this.dir}: ${what} is corrupt: ${err.message}; ${RECOVERY}`);
       throw err;
     }
   }
