@@ -8,6 +8,8 @@ export interface ManagerContext {
   /** Manager id -> its host:port. */
   addresses: ReadonlyMap<NodeId, string>;
   self: NodeId;
+  /** Whether specs may ask for privileged mode, extra capabilities or host paths. */
+  allowPrivileged?: boolean;
   /** A node's live usage from its heartbeats (known on the leader only). */
   usage?: (nodeId: string) => { cpu: number; memory: number; load: number } | null;
 }

@@ -42,6 +42,8 @@ export interface ManagerOptions {
    * --peers must name only itself). Refused on a data dir with no cluster data.
    */
   forceNewCluster?: boolean;
+  /** Let specs ask for privileged mode, extra capabilities and host paths. */
+  allowPrivileged?: boolean;
 }
 
 export interface Manager {
@@ -138,7 +140,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     { unreachable: (to) => node.reportUnreachable(to), snapshotDone: (to, ok) => node.reportSnapshot(to, ok), receive: (msgs) => node.receive(msgs) },
     { timeoutMs: Math.max(500, o.electionMs ?? 1000), clusterId, faults },
   );
-  const ctx: ManagerContext = { node, state, addresses, self: id };
+  const ctx: ManagerContext = { node, state, addresses, self: id, allowPrivileged: o.allowPrivileged === true };
   const peerIds = new Set(addresses.keys());
   installErrorHandler(app);
   installValidation(app);

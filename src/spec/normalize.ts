@@ -174,6 +174,9 @@ export function normalizeSpec(input: unknown): ServiceSpec {
     };
     if (healthCheck.intervalMs < 100) issues.push({ path: 'healthCheck.interval', message: `expected at least 100ms, got ${show(h.interval)}` });
   }
+  (s.mounts ?? []).forEach((m, k) => {
+    if (m.target === '/') issues.push({ path: `mounts[${k}].target`, message: 'cannot mount over the container\'s root' });
+  });
   const constraints: Constraint[] = [];
   (s.constraints ?? []).forEach((c, k) => {
     const parsed = parseConstraint(c);
@@ -196,6 +199,9 @@ export function normalizeSpec(input: unknown): ServiceSpec {
     network,
     ports,
     restart,
+    privileged: s.privileged ?? false,
+    capAdd: (s.capAdd ?? []).map((c) => c.replace(/^CAP_/, '')),
+    mounts: (s.mounts ?? []).map((m) => ({ source: m.source, target: m.target, readOnly: m.readOnly ?? false })),
     healthCheck,
     constraints,
     placement: s.placement ?? null,
@@ -211,4 +217,9 @@ export function canonicalSpec(spec: ServiceSpec): string {
     return v;
   };
   return JSON.stringify(sort(spec));
+}
+
+/** A spec stored by an older version, with the fields added since filled with their defaults. */
+export function upgradeSpec(spec: ServiceSpec): ServiceSpec {
+  return { ...spec, privileged: spec.privileged ?? false, capAdd: spec.capAdd ?? [], mounts: spec.mounts ?? [] };
 }

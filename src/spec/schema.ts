@@ -42,6 +42,19 @@ export const SpecInputSchema = closed({
     }),
   ),
   healthCheck: Type.Optional(HealthCheckSchema),
+  // Powers over the host: refused unless the cluster allows them (orch manager --allow-privileged).
+  privileged: Type.Optional(Type.Boolean()),
+  capAdd: Type.Optional(Type.Array(Type.String({ pattern: '^(CAP_)?[A-Z_]{2,32}$', description: 'a Linux capability like NET_ADMIN' }), { maxItems: 41 })),
+  mounts: Type.Optional(
+    Type.Array(
+      closed({
+        source: Type.String({ pattern: '^/[^\\0]*$', maxLength: 4096, description: 'an absolute path on the host' }),
+        target: Type.String({ pattern: '^/[^\\0]*$', maxLength: 4096, description: 'an absolute path in the container' }),
+        readOnly: Type.Optional(Type.Boolean()),
+      }),
+      { maxItems: 32 },
+    ),
+  ),
   constraints: Type.Optional(Type.Array(Type.String({ maxLength: 512 }), { maxItems: 32 })),
   placement: Type.Optional(Type.Union([Type.Literal('spread'), Type.Literal('binpack'), Type.Literal('epvm'), Type.Literal('round-robin')])),
   update: Type.Optional(
@@ -75,6 +88,10 @@ export interface ServiceSpec {
   network: 'host' | 'bridge' | 'none';
   ports: { container: number; host: number | null; protocol: 'tcp' | 'udp' }[];
   restart: { policy: 'never' | 'on-failure' | 'always'; maxAttempts: number; delayMs: number };
+  privileged: boolean;
+  capAdd: string[];
+  /** Host paths bound into the container. */
+  mounts: { source: string; target: string; readOnly: boolean }[];
   healthCheck: null | {
     http: { port: number; path: string } | null;
     tcp: { port: number } | null;

@@ -166,3 +166,26 @@ t.test('node availability and rollback through the API: answers and refusals', a
   t.same([after.spec.image, after.update.state, after.update.message], ['orch/busybox:latest', 'rolling-back', 'rolled back on request']);
   t.equal((await m.app.inject({ method: 'POST', url: '/v1/services/web/rollback' })).statusCode, 409, 'a second rollback is refused');
 });
+
+t.test('privileged mode, capabilities and host paths: refused unless the cluster allows them', async (t) => {
+  const powers = { ...web, name: 'root', privileged: true, capAdd: ['NET_ADMIN', 'CAP_SYS_TIME'], mounts: [{ source: '/var/run/docker.sock', target: '/docker.sock', readOnly: true }] };
+  const m = await singleManager(t);
+  const refused = await m.app.inject({ method: 'POST', url: '/v1/services', payload: powers });
+  t.equal(refused.statusCode, 403, 'refused');
+  const msg = (refused.json() as { error: { message: string } }).error.message;
+  t.match(msg, /^privileged: privileged mode: this cluster does not allow it; start the managers with --allow-privileged to allow it/, 'naming the field and the way to allow it');
+  t.match(msg, /capAdd: extra capabilities \(NET_ADMIN, SYS_TIME\)/);
+  t.match(msg, /mounts: host paths \(\/var\/run\/docker\.sock\)/);
+  t.equal((await m.app.inject({ method: 'GET', url: '/v1/services/root' })).statusCode, 404, 'nothing was created');
+  t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: web })).statusCode, 201, 'a plain service is fine');
+  const patch = await m.app.inject({ method: 'PATCH', url: '/v1/services/web', payload: { privileged: true } });
+  t.equal(patch.statusCode, 403, 'nor can a PATCH add them');
+  const bad = await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...web, mounts: [{ source: 'relative', target: '/' }] } });
+  t.equal(bad.statusCode, 400, 'a relative host path is refused as bad input');
+  t.match((bad.json() as { error: { message: string } }).error.message, /mounts\[0\]\.source: expected an absolute path on the host/);
+
+  const allowing = await singleManager(t, { allowPrivileged: true });
+  const ok = await allowing.app.inject({ method: 'POST', url: '/v1/services', payload: powers });
+  t.equal(ok.statusCode, 201, 'allowed with --allow-privileged');
+  t.same((ok.json() as { spec: { privileged: boolean; capAdd: string[]; mounts: unknown[] } }).spec.capAdd, ['NET_ADMIN', 'SYS_TIME'], 'capabilities without the CAP_ prefix');
+});

@@ -17,9 +17,10 @@ export function managerCommand(program: Command): void {
     .option('--worker-missed <n>', 'heartbeats a worker may miss before it is declared down', intOption('--worker-missed', 1), 3)
     .option('--scheduler <strategy>', 'placement: spread (default), binpack, epvm or round-robin', 'spread')
     .option('--log-level <level>', 'fatal|error|warn|info|debug', 'info')
+    .option('--allow-privileged', 'let services ask for privileged mode, extra capabilities and host paths (refused otherwise)')
     .option('--force-new-cluster', 'the managers\' quorum is lost for good: start this survivor as a new one-manager cluster from its own log (--peers must name only this manager)')
     .addOption(new Option('--chaos', 'fault injection for the chaos suite (PUT /chaos/faults); never in production').hideHelp())
-    .action(async (o: { chaos?: boolean; forceNewCluster?: boolean; listen: string; peers: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
+    .action(async (o: { chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; peers: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
       // Loaded only here: fastify and LevelDB are not needed by the client commands.
       const { startManager } = await import('../../manager/manager.js');
       const m = await startManager({ ...o, peers: o.peers.split(',') });

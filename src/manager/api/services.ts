@@ -24,6 +24,9 @@ export function specToInput(s: ServiceSpec): Record<string, unknown> {
     network: s.network,
     ports: s.ports.map((p) => ({ container: p.container, host: p.host ?? p.container, protocol: p.protocol })),
     restart: { policy: s.restart.policy, maxAttempts: s.restart.maxAttempts, delay: s.restart.delayMs },
+    ...(s.privileged ? { privileged: true } : {}),
+    ...(s.capAdd.length ? { capAdd: s.capAdd } : {}),
+    ...(s.mounts.length ? { mounts: s.mounts } : {}),
     ...(s.healthCheck
       ? {
           healthCheck: {
@@ -50,6 +53,17 @@ function validSpec(input: unknown): ServiceSpec {
     if (err instanceof SpecError) throw new ApiError(400, 'bad-spec', err.message, err.issues);
     throw err;
   }
+}
+
+/** Powers over the host are refused unless the cluster was started with --allow-privileged. */
+function checkAllowed(ctx: ManagerContext, spec: ServiceSpec): void {
+  if (ctx.allowPrivileged) return;
+  const how = 'this cluster does not allow it; start the managers with --allow-privileged to allow';
+  const issues: { path: string; message: string }[] = [];
+  if (spec.privileged) issues.push({ path: 'privileged', message: `privileged mode: ${how} it` });
+  if (spec.capAdd.length) issues.push({ path: 'capAdd', message: `extra capabilities (${spec.capAdd.join(', ')}): ${how} them` });
+  if (spec.mounts.length) issues.push({ path: 'mounts', message: `host paths (${spec.mounts.map((m) => m.source).join(', ')}): ${how} them` });
+  if (issues.length) throw new ApiError(403, 'not-allowed', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
 }
 
 /** A spec that no node could ever hold is refused up front, naming the resource. */
@@ -100,6 +114,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
   app.post<{ Body: unknown }>('/v1/services', { schema: { body: { type: 'object' } } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
     const spec = validSpec(req.body);
+    checkAllowed(ctx, spec);
     await readBarrier(ctx, false);
     checkFits(ctx, spec);
     const res = resultOf((await propose(ctx, req, { op: 'service.upsert', ts: Date.now(), serviceId: newId(), spec })) as ClusterResult);
@@ -129,6 +144,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
       const svc = found(ctx, req.params.id);
       if ('name' in req.body && req.body.name !== svc.name) throw new ApiError(400, 'bad-request', 'body.name: a service cannot be renamed; create a new one');
       const spec = validSpec({ ...specToInput(svc.spec), ...req.body });
+      checkAllowed(ctx, spec);
       checkFits(ctx, spec);
       const res = resultOf((await propose(ctx, req, { op: 'service.upsert', ts: Date.now(), serviceId: svc.id, spec, expectVersion: svc.version })) as ClusterResult);
       return 'service' in res ? view(ctx, res.service) : null;

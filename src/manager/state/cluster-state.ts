@@ -1,7 +1,7 @@
 // Services, tasks and nodes in the replicated state. Everything here is applied from committed
 // commands in log order on every manager, so it is deterministic: ids and timestamps come inside
 // the commands (chosen by the proposer), never from this code.
-import { canonicalSpec, type ServiceSpec } from '../../spec/index.js';
+import { canonicalSpec, upgradeSpec, type ServiceSpec } from '../../spec/index.js';
 
 export type TaskState = 'pending' | 'assigned' | 'starting' | 'running' | 'complete' | 'failed' | 'shutdown' | 'lost';
 export const TERMINAL: ReadonlySet<TaskState> = new Set(['complete', 'failed', 'shutdown', 'lost']);
@@ -339,7 +339,9 @@ export class ClusterState {
     }
   }
 
-  private upsert(cmd: Extract<ClusterCommand, { op: 'service.upsert' }>): ClusterResult {
+  private upsert(c: Extract<ClusterCommand, { op: 'service.upsert' }>): ClusterResult {
+    // Entries written by an older version lack the fields added since.
+    const cmd = { ...c, spec: upgradeSpec(c.spec) };
     const existing = this.findService(cmd.spec.name);
     if (!existing) {
       if (cmd.expectVersion !== undefined && cmd.expectVersion !== 0) {
@@ -462,7 +464,9 @@ export class ClusterState {
     this.nodes.clear();
     for (const svc of s.services) {
       // Older snapshots knew only the current spec.
+      svc.spec = upgradeSpec(svc.spec);
       svc.specs ??= { [svc.taskVersion]: svc.spec };
+      for (const v of Object.keys(svc.specs)) svc.specs[v] = upgradeSpec(svc.specs[v]);
       svc.maxTaskVersion ??= svc.taskVersion;
       svc.update ??= null;
       this.services.set(svc.id, svc);

@@ -84,6 +84,10 @@ export class DockerRuntime implements Runtime {
         ...(s.resources.memory > 0 ? { Memory: s.resources.memory } : {}),
         ...(s.resources.cpu > 0 ? { NanoCpus: Math.round(s.resources.cpu * 1e9) } : {}),
         PortBindings: bindings,
+        // Allowed by the managers only with --allow-privileged.
+        ...(s.privileged ? { Privileged: true } : {}),
+        ...(s.capAdd.length ? { CapAdd: s.capAdd } : {}),
+        ...(s.mounts.length ? { Binds: s.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`) } : {}),
       },
     });
     try {
