@@ -189,3 +189,11 @@ t.test('privileged mode, capabilities and host paths: refused unless the cluster
   t.equal(ok.statusCode, 201, 'allowed with --allow-privileged');
   t.same((ok.json() as { spec: { privileged: boolean; capAdd: string[]; mounts: unknown[] } }).spec.capAdd, ['NET_ADMIN', 'SYS_TIME'], 'capabilities without the CAP_ prefix');
 });
+
+t.test('a query parameter a route does not declare is refused, naming it', async (t) => {
+  const m = await singleManager(t);
+  const res = await m.app.inject({ method: 'GET', url: '/v1/services?stael=true' });
+  t.equal(res.statusCode, 400);
+  t.equal((res.json() as { error: { message: string } }).error.message, 'querystring: must NOT have additional properties (stael)');
+  t.equal((await m.app.inject({ method: 'GET', url: '/v1/services?stale=true' })).statusCode, 200, 'a declared one is fine');
+});
