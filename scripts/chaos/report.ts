@@ -54,7 +54,11 @@ const FAULT_COLOR: Record<string, string> = {
 export function timelineHtml(s: Summary, samples: Sample[], faults: FaultEvent[], ops: Recorded[]): string {
   const W = 1400;
   const left = 90;
-  const end = Math.max(s.durationMs, ...ops.map((o) => o.ret), ...samples.map((x) => x.at), 1);
+  // A loop, not Math.max(...spread): a 10-minute run records over 100,000 operations, more
+  // arguments than the call stack takes.
+  let end = Math.max(s.durationMs, 1);
+  for (const o of ops) if (o.ret > end) end = o.ret;
+  for (const sample of samples) if (sample.at > end) end = sample.at;
   const x = (t: number) => left + (t / end) * (W - left - 10);
   const rowH = 18;
   const parts: string[] = [];
