@@ -9,6 +9,7 @@ import { nodeCommand } from './commands/node.js';
 import { serviceCommands } from './commands/services.js';
 import { updateCommand } from './commands/update.js';
 import { workerCommand } from './commands/worker.js';
+import { tokenCommand } from './commands/token.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   serviceCommands(program);
   updateCommand(program);
   nodeCommand(program);
+  tokenCommand(program);
   kvCommand(program);
   clusterCommand(program);
   return program;

@@ -2,7 +2,7 @@
 // list of managers; on a connection error or a 503 it tries the next one (after a short backoff
 // once all were tried), with the same idempotency key, so a retry across a leader change is safe.
 import { randomUUID } from 'node:crypto';
-import { Agent, request } from 'undici';
+import { Agent, request, type buildConnector } from 'undici';
 import type { ServiceSpec } from '../spec/index.js';
 
 export class ApiRequestError extends Error {
@@ -21,6 +21,10 @@ export interface ClientOptions {
   deadlineMs?: number;
   /** Per-request timeout. */
   timeoutMs?: number;
+  /** A TLS cluster: connect over HTTPS with this connector (it pins the CA, may present a certificate). */
+  tlsConnect?: buildConnector.connector;
+  /** The API token, sent as a bearer token. */
+  token?: string;
 }
 
 export interface KvItem {
@@ -127,6 +131,8 @@ export class OrchClient {
   private readonly agent: Agent;
   private readonly deadlineMs: number;
   private readonly timeoutMs: number;
+  private readonly scheme: 'http' | 'https';
+  private readonly apiToken: string | undefined;
 
   constructor(
     readonly managers: string[],
@@ -135,7 +141,9 @@ export class OrchClient {
     if (managers.length === 0) throw new Error('no manager address given (use --manager host:port or ORCH_MANAGER)');
     this.deadlineMs = opts.deadlineMs ?? 15_000;
     this.timeoutMs = opts.timeoutMs ?? 5_000;
-    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 128, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, connect: { timeout: 1_000 } });
+    this.scheme = opts.tlsConnect ? 'https' : 'http';
+    this.apiToken = opts.token;
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 128, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, connect: opts.tlsConnect ?? { timeout: 1_000 } });
   }
 
   async call<T>(method: Method, path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
@@ -149,7 +157,8 @@ export class OrchClient {
         const headers: Record<string, string> = {};
         if (body !== undefined) headers['content-type'] = 'application/json';
         if (key) headers['idempotency-key'] = key;
-        const res = await request(`http://${addr}${path}`, {
+        if (this.apiToken) headers.authorization = `Bearer ${this.apiToken}`;
+        const res = await request(`${this.scheme}://${addr}${path}`, {
           method,
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
@@ -170,7 +179,7 @@ export class OrchClient {
         } else {
           const code = (err as { code?: string }).code;
           const msg = `${addr}: ${(err as Error).message}`;
-          if (!code || !RETRYABLE_CODES.has(code)) throw new Error(msg);
+          if (!code || !RETRYABLE_CODES.has(code)) throw new Error(this.scheme === 'http' && code === 'UND_ERR_SOCKET' ? `${msg} (a TLS cluster? pass --token or set ORCH_TOKEN)` : msg);
           last = new Error(msg);
         }
       }
@@ -259,6 +268,18 @@ export class OrchClient {
 
   assignments(nodeId: string, since: number, waitMs: number): Promise<Assignments> {
     return this.call('GET', `/v1/nodes/${nodeId}/assignments?since=${since}&wait=${waitMs}`);
+  }
+
+  token(role: 'worker' | 'manager', rotate = false): Promise<{ role: string; token: string }> {
+    return rotate ? this.call('POST', `/v1/tokens/${role}/rotate`) : this.call('GET', `/v1/tokens/${role}`);
+  }
+
+  removeNode(idOrName: string, force = false): Promise<{ id: string; name: string; removed: true; tasksLost: number }> {
+    return this.call('DELETE', `/v1/nodes/${encodeURIComponent(idOrName)}${force ? '?force=true' : ''}`);
+  }
+
+  renewCertificate(csr: string): Promise<{ certPem: string }> {
+    return this.call('POST', '/v1/certs/renew', { csr });
   }
 
   /** Replaces the list of managers (a worker learns them all from the first it reached). */

@@ -1,5 +1,23 @@
+import type { Dispatcher } from 'undici';
 import type { NodeId, RaftNode } from '../raft/index.js';
 import type { ManagerState } from './state/machine.js';
+import type { ClusterSecrets } from './state/security-state.js';
+import type { TlsContext } from '../security/tls.js';
+
+/** A TLS cluster's security: absent with --insecure. */
+export interface ManagerSecurity {
+  tls: TlsContext;
+  /** The replicated state's secrets, or this manager's own copy until those are committed. */
+  secrets(): ClusterSecrets;
+  /** Lifetime of the node certificates this manager signs. */
+  certTtlMs: number;
+}
+
+/** How a manager calls its peers and workers: plain HTTP, or HTTPS presenting its certificate. */
+export interface PeerNet {
+  url(address: string, path: string): string;
+  dispatcher: Dispatcher | undefined;
+}
 
 /** What the API routes of a manager need: its Raft node, its replica of the state, its peers. */
 export interface ManagerContext {
@@ -11,5 +29,7 @@ export interface ManagerContext {
   /** Whether specs may ask for privileged mode, extra capabilities or host paths. */
   allowPrivileged?: boolean;
   /** A node's live usage from its heartbeats (known on the leader only). */
+  security?: ManagerSecurity;
+  net: PeerNet;
   usage?: (nodeId: string) => { cpu: number; memory: number; load: number } | null;
 }

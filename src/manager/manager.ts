@@ -2,7 +2,7 @@
 // the public API on one port. Managers are numbered by their address's position in the sorted
 // --peers list, so every manager derives the same ids from the same list.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
 import { NetworkFaults } from '../raft/faults.js';
@@ -11,6 +11,10 @@ import { parseAddress } from './address.js';
 import { clusterRoutes } from './api/cluster.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
+import { installAuth } from './api/auth.js';
+import { securityRoutes } from './api/security.js';
+import { bootstrapManagerTls, DEFAULT_CERT_TTL_MS, startManagerRenewal, type ManagerTls } from './tls-bootstrap.js';
+import { hasLocalTls } from '../security/local-store.js';
 import { kvRoutes } from './api/kv.js';
 import { serviceRoutes } from './api/services.js';
 import { Reconciler } from './reconciler.js';
@@ -44,6 +48,39 @@ export interface ManagerOptions {
   forceNewCluster?: boolean;
   /** Let specs ask for privileged mode, extra capabilities and host paths. */
   allowPrivileged?: boolean;
+  /** Plain HTTP and no authentication, on loopback only: for development and tests. */
+  insecure?: boolean;
+  /** The manager join token, to join an existing TLS cluster on first start. */
+  token?: string;
+  /** A new cluster writes its tokens here (mode 0600) besides printing them once. */
+  tokensFile?: string;
+  /** Lifetime of the node certificates this manager signs (default 90 days). */
+  certTtlMs?: number;
+  /** Where a new cluster's tokens are shown once (default: standard output). */
+  announce?: (text: string) => void;
+}
+
+/**
+ * A TLS cluster's background duties: the first leader writes the cluster's secrets into the
+ * replicated state (security.init; later inits are ignored), and the certificate is renewed.
+ */
+function startSecurityDuties(ctx: ManagerContext, mtls: ManagerTls, dataDir: string, self: string, certTtlMs: number, log: (m: string) => void): () => void {
+  let offering = false;
+  const timer = setInterval(() => {
+    if (offering || ctx.state.security.secrets || !ctx.node.isLeader()) return;
+    offering = true;
+    ctx.node
+      .propose(ManagerState.encode({ op: 'security.init', ts: Date.now(), secrets: mtls.local, id: `security.init.${mtls.local.clusterId}` }))
+      .then(() => log('the cluster\'s CA and tokens are in the replicated state'))
+      .catch(() => undefined) // not leader any more, or not committed: the next leader offers again
+      .finally(() => (offering = false));
+  }, 200);
+  timer.unref();
+  const stopRenewal = startManagerRenewal(dataDir, self, mtls, certTtlMs, log);
+  return () => {
+    clearInterval(timer);
+    stopRenewal();
+  };
 }
 
 export interface Manager {
@@ -77,6 +114,13 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
   if (o.scheduler !== undefined && !['spread', 'binpack', 'epvm', 'round-robin'].includes(o.scheduler)) {
     throw new Error(`--scheduler: expected spread, binpack, epvm or round-robin, got ${JSON.stringify(o.scheduler)}`);
   }
+  if (o.certTtlMs !== undefined && (!Number.isSafeInteger(o.certTtlMs) || o.certTtlMs < 1000)) throw new Error(`--cert-ttl-ms: expected an integer >= 1000, got ${o.certTtlMs}`);
+  if (o.insecure) {
+    for (const [flag, a] of [['--listen', o.listen], ['--advertise', self], ...peers.map((p) => ['--peers', p] as const)] as const) {
+      if (!isLoopback(parseAddress(flag, a).host)) throw new Error(`${flag}: ${a} is not a loopback address; --insecure (plain HTTP, no authentication) is for loopback only`);
+    }
+    if (o.token) throw new Error('--token: a token joins a TLS cluster; drop --insecure, or drop --token');
+  }
   if ((o.electionMs ?? 1000) <= (o.heartbeatMs ?? 100)) throw new Error(`--election-ms (${o.electionMs ?? 1000}) must be larger than --heartbeat-ms (${o.heartbeatMs ?? 100})`);
   const clusterId = createHash('sha256').update(peers.join(',')).digest('hex').slice(0, 16);
   return { self, peers, id: k + 1, clusterId };
@@ -102,6 +146,29 @@ async function forceNewCluster(o: ManagerOptions, storage: RaftStorage, known: A
   );
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Shows a new cluster's tokens once (and writes them to --tokens-file, 0600, when given). */
+function announceNewCluster(o: ManagerOptions, t: NonNullable<ManagerTls['created']>, clusterId: string): void {
+  if (o.tokensFile) {
+    writeFileSync(o.tokensFile, JSON.stringify({ clusterId, caDigest: t.caDigest, admin: t.admin, readonly: t.readonly, worker: t.worker, manager: t.manager }, null, 2) + '\n', { mode: 0o600 });
+    chmodSync(o.tokensFile, 0o600);
+  }
+  (o.announce ?? ((text: string) => process.stdout.write(text)))(
+    [
+      `orch: created cluster ${clusterId}. These API tokens are shown only this once; keep them${o.tokensFile ? ` (also written to ${o.tokensFile}, mode 0600)` : ''}:`,
+      `  admin token:      ${t.admin}`,
+      `  read-only token:  ${t.readonly}`,
+      `Join tokens (also shown by "orch token worker|manager"):`,
+      `  workers:  orch worker --join ${o.advertise ?? o.listen} --token ${t.worker} ...`,
+      `  managers: orch manager --peers ... --token ${t.manager} ...`,
+      '',
+    ].join('\n'),
+  );
+}
+
 export async function startManager(o: ManagerOptions): Promise<Manager> {
   const { self, peers, id, clusterId } = validateManagerOptions(o);
   const listen = parseAddress('--listen', o.listen);
@@ -115,11 +182,28 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
       `data dir ${o.dataDir} belongs to manager ${known.id} at ${known.address} of cluster ${known.clusterId}, not manager ${id} at ${self} of cluster ${clusterId} (check --listen/--peers, or use another --data-dir)`,
     );
   }
+  const note = (m: string) => console.error(`${new Date().toISOString()} orch manager ${self}: ${m}`);
+  const certTtlMs = o.certTtlMs ?? DEFAULT_CERT_TTL_MS;
+  let mtls: ManagerTls | null = null;
+  try {
+    if (o.insecure) {
+      if (hasLocalTls(o.dataDir)) throw new Error(`--insecure: data dir ${o.dataDir} belongs to a TLS cluster (it has ${o.dataDir}/tls); start it without --insecure`);
+    } else {
+      mtls = await bootstrapManagerTls({ dataDir: o.dataDir, self, peers, token: o.token, certTtlMs, hasRaftData: known !== null, log: note });
+    }
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   if (!known && !o.forceNewCluster) await storage.setIdentity({ id, address: self, clusterId });
 
   const addresses = new Map<NodeId, string>(peers.map((p, k) => [k + 1, p]));
   // Request logging stays off: the Raft transport alone makes tens of requests a second.
-  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, disableRequestLogging: true, bodyLimit: 2 << 20 });
+  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, disableRequestLogging: true, bodyLimit: 2 << 20, ...(mtls ? { https: mtls.tls.serverOptions() } : {}) });
+  if (mtls) {
+    const t = mtls.tls;
+    t.onChange(() => (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(t.serverOptions()));
+  }
   const state = new ManagerState();
   const node = new RaftNode({
     id,
@@ -138,12 +222,23 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     id,
     addresses,
     { unreachable: (to) => node.reportUnreachable(to), snapshotDone: (to, ok) => node.reportSnapshot(to, ok), receive: (msgs) => node.receive(msgs) },
-    { timeoutMs: Math.max(500, o.electionMs ?? 1000), clusterId, faults },
+    { timeoutMs: Math.max(500, o.electionMs ?? 1000), clusterId, faults, tlsConnect: mtls?.tls.connector(Math.max(500, o.electionMs ?? 1000)) },
   );
-  const ctx: ManagerContext = { node, state, addresses, self: id, allowPrivileged: o.allowPrivileged === true };
+  const local = mtls?.local;
+  const ctx: ManagerContext = {
+    node,
+    state,
+    addresses,
+    self: id,
+    allowPrivileged: o.allowPrivileged === true,
+    net: mtls ? { url: (a, p) => `https://${a}${p}`, dispatcher: mtls.tls.agent } : { url: (a, p) => `http://${a}${p}`, dispatcher: undefined },
+    security: mtls ? { tls: mtls.tls, secrets: () => state.security.secrets ?? local!, certTtlMs } : undefined,
+  };
   const peerIds = new Set(addresses.keys());
   installErrorHandler(app);
   installValidation(app);
+  installAuth(app, ctx);
+  await app.register(securityRoutes, { ctx });
   await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from), faults });
   if (faults) {
     app.log.warn('chaos fault injection is ON (--chaos): PUT /chaos/faults can cut this manager off; never use this flag in production');
@@ -165,6 +260,9 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   await app.listen({ host: listen.host, port: listen.port });
   reconciler.start();
   liveness.start();
+  const stopSecurity = mtls ? startSecurityDuties(ctx, mtls, o.dataDir, self, certTtlMs, note) : () => undefined;
+  if (o.insecure) app.log.warn('INSECURE: --insecure serves plain HTTP with no authentication; for development on loopback only');
+  if (mtls?.created) announceNewCluster(o, mtls.created, mtls.tls.material.clusterId);
   app.log.info({ id, address: self, peers, dataDir: o.dataDir, clusterId }, `manager ${id} listening on ${o.listen}`);
 
   let stopping: Promise<void> | null = null;
@@ -176,9 +274,11 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     }
     reconciler.stop();
     liveness.stop();
+    stopSecurity();
     await node.stop();
     await app.close();
     await transport.close();
+    await mtls?.tls.close();
     await storage.close();
   }
   return { id, app, node, state, storage, stop: () => (stopping ??= stop()) };

@@ -4,7 +4,7 @@
 // dropped (Raft retransmits) and reported. Snapshots travel separately, in chunks.
 // Receiving: the fastify routes in transport-routes.ts.
 import type { NetworkFaults } from './faults.js';
-import { Pool } from 'undici';
+import { Pool, type buildConnector } from 'undici';
 import { decodeMessages, encodeMessages } from './codec.js';
 import type { Message, NodeId, SnapMsg } from './types.js';
 
@@ -32,6 +32,8 @@ export interface TransportOptions {
   clusterId: string;
   /** Injected faults (chaos runs only). */
   faults?: NetworkFaults;
+  /** Mutual TLS: the connector that presents this manager's certificate (plain HTTP without). */
+  tlsConnect?: buildConnector.connector;
 }
 
 class Peer {
@@ -46,16 +48,17 @@ class Peer {
     readonly id: NodeId,
     public address: string,
     timeoutMs: number,
+    tlsConnect?: buildConnector.connector,
   ) {
     // One connection keeps the peer's frames in order; two requests pipelined on it let the next
     // batch travel while the peer is still writing the previous one to disk.
-    this.pool = new Pool(`http://${address}`, {
+    this.pool = new Pool(`${tlsConnect ? 'https' : 'http'}://${address}`, {
       connections: 1,
       pipelining: 2,
       keepAliveTimeout: 30_000,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
-      connectTimeout: timeoutMs,
+      ...(tlsConnect ? { connect: tlsConnect } : { connectTimeout: timeoutMs }),
     });
   }
 }
@@ -72,7 +75,7 @@ export class HttpTransport {
     private readonly events: TransportEvents,
     private readonly opts: TransportOptions,
   ) {
-    for (const [id, addr] of peers) if (id !== self) this.peers.set(id, new Peer(id, addr, opts.timeoutMs));
+    for (const [id, addr] of peers) if (id !== self) this.peers.set(id, new Peer(id, addr, opts.timeoutMs, opts.tlsConnect));
   }
 
   /** Queues messages; never blocks the caller. */

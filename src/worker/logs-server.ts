@@ -1,11 +1,21 @@
 // The worker's own small HTTP server: it serves the logs of the containers it runs, so that any
-// manager can relay `orch logs` from here. Only containers this node started are served.
+// manager can relay `orch logs` from here. Only containers this node started are served, and on a
+// TLS cluster only to the cluster's managers (mutual TLS).
 import Fastify, { type FastifyInstance } from 'fastify';
+import { peerOf, type TlsContext } from '../security/tls.js';
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 
-export async function startLogsServer(docker: Docker, nodeId: string, listen: { host: string; port: number }): Promise<{ app: FastifyInstance; address: string }> {
-  const app = Fastify({ logger: false });
+export async function startLogsServer(docker: Docker, nodeId: string, listen: { host: string; port: number }, tls: TlsContext | null = null): Promise<{ app: FastifyInstance; address: string }> {
+  const app = Fastify({ logger: false, ...(tls ? { https: tls.serverOptions() } : {}) });
+  if (tls) {
+    tls.onChange(() => (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(tls.serverOptions()));
+    app.addHook('onRequest', async (req, reply) => {
+      if (peerOf(req.raw.socket, tls.material.clusterId)?.role !== 'manager') {
+        return reply.code(403).send({ error: { code: 'not-a-manager', message: 'container logs are served to the cluster\'s managers only', details: null } });
+      }
+    });
+  }
   app.get<{ Params: { id: string }; Querystring: { follow?: boolean; tail?: number } }>(
     '/v1/containers/:id/logs',
     {

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
+import { Agent, buildConnector, request } from 'undici';
 import { OrchClient, type ManagerInfo } from '../../src/client/client.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -33,6 +33,11 @@ export interface ClusterOptions {
   snapshotEvery?: number;
   keepEntries?: number;
   extraArgs?: string[];
+  /**
+   * true: a TLS cluster. The first manager creates it and writes its tokens to <dir>/tokens.json;
+   * the others join with the manager token; workers with the worker token. Default: --insecure.
+   */
+  secure?: boolean;
   /**
    * false: start the managers without tap's coverage hooks (inherited through NODE_OPTIONS), which
    * slow a process's start; for tests that time the product itself.
@@ -103,8 +108,26 @@ export class ProcessCluster {
       const port = await freePort();
       c.managers.push(new ManagerProcess(`127.0.0.1:${port}`, join(dir, `m${k + 1}`), join(dir, `m${k + 1}.log`)));
     }
-    for (let k = 0; k < n; k++) c.spawn(k);
+    if (opts.secure) {
+      // The first manager makes the CA and the tokens; the others need its manager token.
+      c.spawn(0, { extra: ['--tokens-file', c.tokensFile] });
+      const deadline = Date.now() + 30_000;
+      while (!existsSync(c.tokensFile)) {
+        if (Date.now() > deadline || !c.managers[0].running) throw new Error(`the first manager wrote no ${c.tokensFile}\n${c.logTails()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      for (let k = 1; k < n; k++) c.spawn(k, { extra: ['--token', c.tokens().manager] });
+    } else for (let k = 0; k < n; k++) c.spawn(k);
     return c;
+  }
+
+  get tokensFile(): string {
+    return join(this.dir, 'tokens.json');
+  }
+
+  /** A TLS cluster's tokens, as its first manager wrote them. */
+  tokens(): { clusterId: string; caDigest: string; admin: string; readonly: string; worker: string; manager: string } {
+    return JSON.parse(readFileSync(this.tokensFile, 'utf8')) as ReturnType<ProcessCluster['tokens']>;
   }
 
   get addresses(): string[] {
@@ -140,6 +163,7 @@ export class ProcessCluster {
       String(o.keepEntries ?? 5000),
       '--log-level',
       'info',
+      ...(o.secure ? [] : ['--insecure']),
       ...(o.extraArgs ?? []),
       ...(override.extra ?? []),
     ];
@@ -160,7 +184,8 @@ export class ProcessCluster {
       this.workers.push(w);
     }
     const out = createWriteStream(w.logFile, { flags: 'a' });
-    const p = spawn(process.execPath, [ORCH_BIN, 'worker', '--join', this.addresses.join(','), '--name', name, '--data-dir', w.dataDir, '--heartbeat-ms', String(heartbeatMs), ...extra], {
+    const security = this.opts.secure ? ['--token', this.tokens().worker] : ['--insecure'];
+    const p = spawn(process.execPath, [ORCH_BIN, 'worker', '--join', this.addresses.join(','), '--name', name, '--data-dir', w.dataDir, '--heartbeat-ms', String(heartbeatMs), ...security, ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, DOCKER_HOST: dockerHost },
     });
@@ -171,13 +196,27 @@ export class ProcessCluster {
     return w;
   }
 
-  client(opts?: { deadlineMs?: number; timeoutMs?: number }): OrchClient {
-    return new OrchClient(this.addresses, opts);
+  private tlsAgent: Agent | null = null;
+
+  /** For a TLS cluster: HTTPS trusting its CA (from the first manager's data dir), with the admin token. */
+  private api(): { scheme: string; dispatcher?: Agent; headers: Record<string, string>; tlsConnect?: buildConnector.connector; token?: string } {
+    if (!this.opts.secure) return { scheme: 'http', headers: {} };
+    const ca = readFileSync(join(this.managers[0].dataDir, 'tls', 'ca.pem'), 'utf8');
+    const tlsConnect = buildConnector({ ca, checkServerIdentity: () => undefined, timeout: 2_000 });
+    this.tlsAgent ??= new Agent({ connect: tlsConnect });
+    const token = this.tokens().admin;
+    return { scheme: 'https', dispatcher: this.tlsAgent, headers: { authorization: `Bearer ${token}` }, tlsConnect, token };
+  }
+
+  client(opts?: { deadlineMs?: number; timeoutMs?: number; token?: string }): OrchClient {
+    const a = this.api();
+    return new OrchClient(this.addresses, { tlsConnect: a.tlsConnect, token: a.token, ...opts });
   }
 
   async status(k: number): Promise<ManagerStatus | null> {
     try {
-      const res = await request(`http://${this.managers[k].address}/raft/status`, { headersTimeout: 500, bodyTimeout: 500, signal: AbortSignal.timeout(800) });
+      const a = this.api();
+      const res = await request(`${a.scheme}://${this.managers[k].address}/raft/status`, { dispatcher: a.dispatcher, headers: a.headers, headersTimeout: 500, bodyTimeout: 500, signal: AbortSignal.timeout(800) });
       if (res.statusCode !== 200) {
         await res.body.dump();
         return null;
@@ -263,6 +302,7 @@ export class ProcessCluster {
         clearTimeout(t);
       }),
     );
+    await this.tlsAgent?.close();
     if (!keep) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -38,10 +38,10 @@ t.test('--force-new-cluster on the last survivor of 3 managers brings the servic
   await c.kill(k);
   const self = c.managers[k].address;
 
-  const all = await orchManager(['--listen', self, '--peers', c.addresses.join(','), '--data-dir', c.managers[k].dataDir, '--force-new-cluster']);
+  const all = await orchManager(['--insecure', '--listen', self, '--peers', c.addresses.join(','), '--data-dir', c.managers[k].dataDir, '--force-new-cluster']);
   t.match(all.stderr, /--force-new-cluster: --peers must name only this manager/, 'refused while --peers names the others');
   const empty = mkdtempSync(join(tmpdir(), 'orch-empty-'));
-  const none = await orchManager(['--listen', self, '--peers', self, '--data-dir', empty, '--force-new-cluster']);
+  const none = await orchManager(['--insecure', '--listen', self, '--peers', self, '--data-dir', empty, '--force-new-cluster']);
   t.match(none.stderr, /--force-new-cluster: data dir .* holds no cluster data/, 'refused on a data dir with no cluster data');
 
   c.spawn(k, { peers: [self], extra: ['--force-new-cluster'] });

@@ -8,7 +8,7 @@ export function kvCommand(program: Command): void {
   kv.command('set <key> <value>')
     .description('set a key (with --cas, only if its version matches; --cas 0: only if absent)')
     .option('--cas <version>', 'expected current version', intOption('--cas'))
-    .option('--manager <addrs>', 'managers to talk to')
+    .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')
     .action(async (key: string, value: string, o: ClientOpts & { cas?: number }) => {
       const item = await withClient(o, (c) => c.kvPut(key, value, { cas: o.cas }));
@@ -18,7 +18,7 @@ export function kvCommand(program: Command): void {
   kv.command('get <key>')
     .description('read a key (linearizable unless --stale)')
     .option('--stale', 'read this manager\'s copy without confirming with the leader')
-    .option('--manager <addrs>', 'managers to talk to')
+    .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')
     .action(async (key: string, o: ClientOpts & { stale?: boolean }) => {
       const item = await withClient(o, (c) => c.kvGet(key, { stale: o.stale }));
@@ -28,7 +28,7 @@ export function kvCommand(program: Command): void {
   kv.command('rm <key>')
     .description('delete a key')
     .option('--cas <version>', 'expected current version', intOption('--cas'))
-    .option('--manager <addrs>', 'managers to talk to')
+    .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')
     .action(async (key: string, o: ClientOpts & { cas?: number }) => {
       const res = await withClient(o, (c) => c.kvDelete(key, { cas: o.cas }));
@@ -38,7 +38,7 @@ export function kvCommand(program: Command): void {
   kv.command('ls [prefix]')
     .description('list keys with a prefix')
     .option('--stale', 'read this manager\'s copy without confirming with the leader')
-    .option('--manager <addrs>', 'managers to talk to')
+    .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')
     .action(async (prefix: string | undefined, o: ClientOpts & { stale?: boolean }) => {
       const items = await withClient(o, (c) => c.kvList(prefix ?? '', { stale: o.stale }));
@@ -51,7 +51,7 @@ export function clusterCommand(program: Command): void {
   program
     .command('cluster')
     .description('list the managers: id, address, role, term, commit, applied, reachable')
-    .option('--manager <addrs>', 'managers to talk to')
+    .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')
     .action(async (o: ClientOpts) => {
       const info = await withClient(o, (c) => c.cluster());

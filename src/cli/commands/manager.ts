@@ -18,12 +18,16 @@ export function managerCommand(program: Command): void {
     .option('--scheduler <strategy>', 'placement: spread (default), binpack, epvm or round-robin', 'spread')
     .option('--log-level <level>', 'fatal|error|warn|info|debug', 'info')
     .option('--allow-privileged', 'let services ask for privileged mode, extra capabilities and host paths (refused otherwise)')
+    .option('--insecure', 'plain HTTP and no authentication, on loopback addresses only: for development')
+    .option('--token <token>', 'the manager join token ("orch token manager"), to join an existing cluster on first start (or ORCH_JOIN_TOKEN)')
+    .option('--tokens-file <file>', 'when this start creates a cluster: also write its tokens to this file (mode 0600)')
+    .addOption(new Option('--cert-ttl-ms <n>', 'lifetime of node certificates (default 90 days); short ones are for testing renewal').argParser(intOption('--cert-ttl-ms', 1000)).hideHelp())
     .option('--force-new-cluster', 'the managers\' quorum is lost for good: start this survivor as a new one-manager cluster from its own log (--peers must name only this manager)')
     .addOption(new Option('--chaos', 'fault injection for the chaos suite (PUT /chaos/faults); never in production').hideHelp())
-    .action(async (o: { chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; peers: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
+    .action(async (o: { insecure?: boolean; token?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; peers: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
       // Loaded only here: fastify and LevelDB are not needed by the client commands.
       const { startManager } = await import('../../manager/manager.js');
-      const m = await startManager({ ...o, peers: o.peers.split(',') });
+      const m = await startManager({ ...o, token: o.token ?? process.env.ORCH_JOIN_TOKEN, peers: o.peers.split(',') });
       await new Promise<void>((resolve) => {
         const onSignal = (sig: string) => {
           m.app.log.info(`${sig}: stopping`);

@@ -8,7 +8,19 @@ import { durationOption, pollUntil } from '../progress.js';
 const TERMINAL = new Set(['complete', 'failed', 'shutdown', 'lost']);
 
 export function nodeCommand(program: Command): void {
-  const node = program.command('node').description('change a worker node\'s availability');
+  const node = program.command('node').description('change a worker node\'s availability, or remove it');
+  node
+    .command('rm <node>')
+    .description('remove a node for good: its tasks are replaced elsewhere and its certificate is refused from now on')
+    .option('--force', 'remove it even though it is up')
+    .option('--manager <addrs>', 'managers to talk to')
+    .option('--token <token>', 'API token (default: ORCH_TOKEN)')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, o: ClientOpts & { force?: boolean }) => {
+      const r = await withClient(o, (c) => c.removeNode(name, o.force === true));
+      if (o.json) return printJson(r);
+      console.log(`node ${r.name} (${r.id}) removed; ${r.tasksLost} task(s) will be replaced elsewhere`);
+    });
   const verbs = [
     ['drain', 'drain', 'move the node\'s tasks to other nodes and place nothing new on it'],
     ['pause', 'pause', 'keep the node\'s tasks but place nothing new on it'],
@@ -18,7 +30,7 @@ export function nodeCommand(program: Command): void {
     const cmd = node
       .command(`${verb} <node>`)
       .description(description)
-      .option('--manager <addrs>', 'managers to talk to')
+      .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
       .option('--json', 'machine-readable output');
     if (verb === 'drain') cmd.option('--wait', 'wait until no task runs on the node').option('--timeout <duration>', 'how long --wait waits', durationOption('--timeout'), 300_000);
     cmd.action(async (name: string, o: ClientOpts & { wait?: boolean; timeout?: number }) => {

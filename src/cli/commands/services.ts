@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import { ApiRequestError, type OrchClient, type ServiceInfo, type TaskInfo } from '../../client/client.js';
 import { formatBytes, parseSpecText, SpecError } from '../../spec/index.js';
 import { durationOption, updateLine, waitService } from '../progress.js';
-import { withClient, type ClientOpts } from '../client.js';
-import { resolveManagers } from '../managers.js';
+import { connection, withClient, type ClientOpts } from '../client.js';
 import { printJson, printTable } from '../output.js';
 import { collect, intOption } from '../parse.js';
 
@@ -24,7 +23,7 @@ function printService(s: ServiceInfo, verb: string, json: boolean): void {
 }
 
 export function serviceCommands(program: Command): void {
-  const common = (cmd: Command) => cmd.option('--manager <addrs>', 'managers to talk to').option('--json', 'machine-readable output');
+  const common = (cmd: Command) => cmd.option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)').option('--json', 'machine-readable output');
 
   common(
     program
@@ -164,18 +163,20 @@ export function serviceCommands(program: Command): void {
     .description('print a task\'s container output, relayed by a manager from its worker')
     .option('--follow', 'keep printing new output')
     .option('--tail <n>', 'only the last n lines', intOption('--tail'))
-    .option('--manager <addrs>', 'managers to talk to')
+    .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .action(async (task: string, o: ClientOpts & { follow?: boolean; tail?: number }) => {
-      const { request } = await import('undici');
+      const { Agent, request } = await import('undici');
       const q = new URLSearchParams();
       if (o.follow) q.set('follow', 'true');
       if (o.tail !== undefined) q.set('tail', String(o.tail));
-      const managers = resolveManagers(o.manager);
+      const conn = await connection(o);
+      const dispatcher = conn.tlsConnect ? new Agent({ connect: conn.tlsConnect }) : undefined;
+      const headers: Record<string, string> = conn.token ? { authorization: `Bearer ${conn.token}` } : {};
       let last = 'no manager answered';
-      for (const m of managers) {
+      for (const m of conn.managers) {
         let res;
         try {
-          res = await request(`http://${m}/v1/tasks/${encodeURIComponent(task)}/logs?${q}`, { bodyTimeout: o.follow ? 0 : 30_000 });
+          res = await request(`${conn.tlsConnect ? 'https' : 'http'}://${m}/v1/tasks/${encodeURIComponent(task)}/logs?${q}`, { headers, dispatcher, bodyTimeout: o.follow ? 0 : 30_000 });
         } catch (err) {
           last = `${m}: ${(err as Error).message}`;
           continue;

@@ -33,7 +33,7 @@ export function updateCommand(program: Command): void {
     .option('--rollback', 'return to the spec before the last update')
     .option('--wait', 'wait until the update has ended (exits non-zero if it paused or rolled back)')
     .option('--timeout <duration>', 'how long --wait waits', durationOption('--timeout'), 300_000)
-    .option('--manager <addrs>', 'managers to talk to')
+    .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')
     .action(async (name: string, command: string[], o: UpdateOpts) => {
       if (o.failureAction !== undefined && o.failureAction !== 'pause' && o.failureAction !== 'rollback') {

@@ -31,9 +31,9 @@ export function selfStatus(ctx: ManagerContext): ManagerStatus {
   };
 }
 
-async function peerStatus(id: NodeId, address: string): Promise<ManagerStatus> {
+async function peerStatus(ctx: ManagerContext, id: NodeId, address: string): Promise<ManagerStatus> {
   try {
-    const res = await request(`http://${address}/raft/status`, { headersTimeout: 500, bodyTimeout: 500, signal: AbortSignal.timeout(800) });
+    const res = await request(ctx.net.url(address, '/raft/status'), { dispatcher: ctx.net.dispatcher, headersTimeout: 500, bodyTimeout: 500, signal: AbortSignal.timeout(800) });
     if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
     return (await res.body.json()) as ManagerStatus;
   } catch {
@@ -59,7 +59,7 @@ export const clusterRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
 
   app.get('/v1/cluster', async () => {
     const me = selfStatus(ctx);
-    const others = await Promise.all([...ctx.addresses].filter(([id]) => id !== ctx.self).map(([id, addr]) => peerStatus(id, addr)));
+    const others = await Promise.all([...ctx.addresses].filter(([id]) => id !== ctx.self).map(([id, addr]) => peerStatus(ctx, id, addr)));
     const managers = [me, ...others].sort((a, b) => a.id - b.id);
     const leader = managers.find((m) => m.reachable && m.role === 'leader' && m.term === Math.max(...managers.map((x) => x.term)));
     return {

@@ -33,7 +33,8 @@ export async function forwardIfFollower(ctx: ManagerContext, req: FastifyRequest
   }
   let res;
   try {
-    res = await request(`http://${addr}${req.url}`, {
+    res = await request(ctx.net.url(addr, req.url), {
+      dispatcher: ctx.net.dispatcher,
       method: req.method as 'PUT',
       headers,
       body: req.body === undefined || req.body === null ? undefined : JSON.stringify(req.body),

@@ -229,7 +229,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
       if (req.query.tail !== undefined) q.set('tail', String(req.query.tail));
       let res;
       try {
-        res = await request(`http://${n.address}/v1/containers/${t.containerId}/logs?${q}`, { headersTimeout: 5000, bodyTimeout: req.query.follow ? 0 : 30_000 });
+        res = await request(ctx.net.url(n.address, `/v1/containers/${t.containerId}/logs?${q}`), { dispatcher: ctx.net.dispatcher, headersTimeout: 5000, bodyTimeout: req.query.follow ? 0 : 30_000 });
       } catch (err) {
         throw new ApiError(503, 'node-unreachable', `node ${n.name} (${n.address}) did not answer: ${(err as Error).message}`);
       }

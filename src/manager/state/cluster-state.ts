@@ -88,6 +88,8 @@ export type ClusterCommand =
   | { op: 'task.create'; ts: number; tasks: NewTask[] }
   | { op: 'task.remove'; ts: number; ids: string[] }
   | { op: 'node.availability'; ts: number; nodeId: string; availability: NodeRecord['availability'] }
+  /** Removes a node for good: its tasks are lost (and replaced), its certificate is refused from now on. */
+  | { op: 'node.remove'; ts: number; nodeId: string }
   | { op: 'task.shutdown'; ts: number; ids: string[]; terminal?: string[] }
   | { op: 'node.register'; ts: number; node: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }
   | { op: 'node.status'; ts: number; nodes: { id: string; status: 'ready' | 'down' }[] }
@@ -138,6 +140,8 @@ export class ClusterState {
   private readonly byName = new Map<string, string>();
   readonly tasks = new Map<string, Task>();
   readonly nodes = new Map<string, NodeRecord>();
+  /** Ids of removed nodes: their certificates are revoked, and they may not register again. */
+  readonly removedNodes = new Set<string>();
   /** Bumped on every change: watchers (the reconciler, `--wait`) compare it. */
   revision = 0;
   /** Per node, bumped when its set of assigned tasks or their desired states change (long-poll). */
@@ -260,6 +264,7 @@ export class ClusterState {
         return { ok: true, tasks: n };
       }
       case 'node.register': {
+        if (this.removedNodes.has(cmd.node.id)) return { ok: false, code: 'bad-command', message: `node ${cmd.node.id} was removed from the cluster; join again as a new node` };
         const prev = this.nodes.get(cmd.node.id);
         const n: NodeRecord = {
           ...cmd.node,
@@ -271,6 +276,23 @@ export class ClusterState {
         this.nodes.set(n.id, n);
         this.touchNode(n.id);
         return { ok: true, tasks: 0 };
+      }
+      case 'node.remove': {
+        const n = this.nodes.get(cmd.nodeId);
+        if (!n) return { ok: false, code: 'not-found', message: `no node ${cmd.nodeId}` };
+        let lost = 0;
+        for (const id of this.byNode.get(n.id) ?? []) {
+          const t = this.tasks.get(id);
+          if (!t || t.nodeId !== n.id || TERMINAL.has(t.state)) continue;
+          t.state = 'lost';
+          t.error = `node ${n.name} was removed from the cluster`;
+          t.updatedAt = cmd.ts;
+          lost++;
+        }
+        this.nodes.delete(n.id);
+        this.removedNodes.add(n.id);
+        this.touchNode(n.id);
+        return { ok: true, tasks: lost };
       }
       case 'node.status': {
         let lost = 0;
@@ -454,10 +476,10 @@ export class ClusterState {
   }
 
   toJSON(): unknown {
-    return { services: [...this.services.values()], tasks: [...this.tasks.values()], nodes: [...this.nodes.values()], revision: this.revision, assignVersion: [...this.assignVersion] };
+    return { services: [...this.services.values()], tasks: [...this.tasks.values()], nodes: [...this.nodes.values()], removedNodes: [...this.removedNodes], revision: this.revision, assignVersion: [...this.assignVersion] };
   }
 
-  restore(s: { services: Service[]; tasks: Task[]; nodes: NodeRecord[]; revision: number; assignVersion: [string, number][] }): void {
+  restore(s: { services: Service[]; tasks: Task[]; nodes: NodeRecord[]; removedNodes?: string[]; revision: number; assignVersion: [string, number][] }): void {
     this.services.clear();
     this.byName.clear();
     this.tasks.clear();
@@ -480,6 +502,8 @@ export class ClusterState {
       this.indexTask(t);
     }
     for (const n of s.nodes) this.nodes.set(n.id, n);
+    this.removedNodes.clear();
+    for (const id of s.removedNodes ?? []) this.removedNodes.add(id);
     this.revision = s.revision;
     this.assignVersion.clear();
     for (const [k, v] of s.assignVersion) this.assignVersion.set(k, v);

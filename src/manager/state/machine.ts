@@ -5,8 +5,9 @@
 import type { Entry, StateMachine } from '../../raft/index.js';
 import { ClusterState, type ClusterCommand } from './cluster-state.js';
 import { KvStore, type KvCommand, type KvResult } from './kv.js';
+import { SecurityState, type SecurityCommand } from './security-state.js';
 
-export type Command = KvCommand | ClusterCommand;
+export type Command = KvCommand | ClusterCommand | SecurityCommand;
 export type Envelope = Command & { id: string };
 
 /** Idempotency keys remembered; at 5,000 writes/s this covers retries for about 20 s. */
@@ -43,6 +44,7 @@ function successOf(c: KvCommand, index: number): KvResult {
 export class ManagerState implements StateMachine {
   readonly kv = new KvStore();
   readonly cluster = new ClusterState();
+  readonly security = new SecurityState();
   private recent = new Map<string, Remembered>();
   appliedIndex = 0;
   /** Called after every applied cluster command (long-polls wait on it). */
@@ -85,12 +87,19 @@ export class ManagerState implements StateMachine {
       case 'task.report':
       case 'service.update':
       case 'task.remove':
+      case 'node.remove':
       case 'node.availability': {
         // A copy, frozen as of now: the result must not follow later changes to the live objects
         // it names (a snapshot would otherwise carry a different history than the log).
         const result = structuredClone(this.cluster.apply(cmd));
         this.onClusterChange?.();
         // Results of cluster commands are kept whole: they hold what the proposer chose (ids).
+        this.remember(cmd.id, { fp, index: e.index, failure: result });
+        return result;
+      }
+      case 'security.init':
+      case 'security.rotate': {
+        const result = this.security.apply(cmd);
         this.remember(cmd.id, { fp, index: e.index, failure: result });
         return result;
       }
@@ -110,7 +119,7 @@ export class ManagerState implements StateMachine {
   snapshot(): Uint8Array {
     const recent: unknown[] = [];
     for (const [id, r] of this.recent) recent.push(id, r.fp, r.index, r.failure);
-    return Buffer.from(JSON.stringify({ v: 3, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.toJSON(), recent }));
+    return Buffer.from(JSON.stringify({ v: 3, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.toJSON(), security: this.security.toJSON(), recent }));
   }
 
   restore(data: Uint8Array): void {
@@ -119,12 +128,14 @@ export class ManagerState implements StateMachine {
       applied: number;
       kv: [string, string, number][];
       cluster: Parameters<ClusterState['restore']>[0];
+      security?: Parameters<SecurityState['restore']>[0];
       recent: unknown[];
     };
     if (s.v !== 3) throw new Error(`snapshot format ${s.v} is not supported`);
     this.appliedIndex = s.applied;
     this.kv.restore(s.kv);
     this.cluster.restore(s.cluster);
+    this.security.restore(s.security);
     this.onClusterChange?.();
     this.recent = new Map();
     for (let k = 0; k + 3 < s.recent.length; k += 4) {

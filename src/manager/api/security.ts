@@ -1,0 +1,119 @@
+// The security routes: the CA certificate (open: a joiner pins it by its token's digest), joining
+// with a token (a signed certificate for the joiner's key), renewing a certificate, showing and
+// rotating the join tokens (admin), and removing a node (admin), which revokes its certificate.
+import type { FastifyPluginAsync } from 'fastify';
+import type { ManagerContext, ManagerSecurity } from '../context.js';
+import type { ClusterResult } from '../state/cluster-state.js';
+import type { SecurityResult } from '../state/security-state.js';
+import { fingerprint, signRequest } from '../../security/pki.js';
+import { formatToken, newSecret, parseToken, sameSecret } from '../../security/tokens.js';
+import { ApiError } from './errors.js';
+import { forwardIfFollower, propose } from './consensus.js';
+
+const roleParams = { type: 'object', properties: { role: { type: 'string', enum: ['worker', 'manager'] } }, required: ['role'], additionalProperties: false } as const;
+const csr = { type: 'string', minLength: 100, maxLength: 4096 } as const;
+
+export const securityRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (app, { ctx }) => {
+  const need = (): ManagerSecurity => {
+    if (!ctx.security) throw new ApiError(409, 'insecure', 'this cluster runs with --insecure: it has no CA, no join tokens and no API tokens');
+    return ctx.security;
+  };
+  const sign = async (sec: ManagerSecurity, pem: string, subject: { cn: string; role: 'manager' | 'worker' }) => {
+    try {
+      return await signRequest(sec.secrets().ca, pem, { ...subject, clusterId: sec.tls.material.clusterId }, sec.certTtlMs);
+    } catch (err) {
+      throw new ApiError(400, 'bad-csr', (err as Error).message);
+    }
+  };
+
+  app.get('/v1/ca', async () => {
+    const sec = need();
+    return { ca: sec.secrets().ca.certPem, clusterId: sec.tls.material.clusterId };
+  });
+
+  app.post<{ Body: { token: string; role: 'worker' | 'manager'; csr: string; name: string } }>(
+    '/v1/join',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: { token: { type: 'string', maxLength: 200 }, role: { type: 'string', enum: ['worker', 'manager'] }, csr, name: { type: 'string', minLength: 1, maxLength: 253 } },
+          required: ['token', 'role', 'csr', 'name'],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      const sec = need();
+      const secrets = sec.secrets();
+      const { role, name } = req.body;
+      let token;
+      try {
+        token = parseToken('token', req.body.token);
+      } catch (err) {
+        throw new ApiError(401, 'bad-token', (err as Error).message);
+      }
+      if (token.caDigest !== fingerprint(secrets.ca.certPem)) throw new ApiError(401, 'wrong-cluster', 'the token names another cluster\'s CA');
+      if (!sameSecret(token.secret, secrets.join[role])) {
+        throw new ApiError(401, 'bad-token', `the token is not this cluster's ${role} join token (it may have been rotated: "orch token ${role}" shows the current one)`);
+      }
+      if (role === 'manager') {
+        if (![...ctx.addresses.values()].includes(name)) throw new ApiError(403, 'not-a-peer', `${name} is not in this cluster's --peers (${[...ctx.addresses.values()].join(',')})`);
+        const certPem = await sign(sec, req.body.csr, { cn: name, role });
+        req.log.info(`manager ${name} joined with a manager token`);
+        return { certPem, caPem: secrets.ca.certPem, clusterId: sec.tls.material.clusterId, secrets };
+      }
+      if (!/^[a-f0-9]{12}$/.test(name)) throw new ApiError(400, 'bad-node-id', `a worker joins with its 12-hex-digit node id, not ${JSON.stringify(name.slice(0, 40))}`);
+      if (ctx.state.cluster.removedNodes.has(name)) throw new ApiError(403, 'revoked', `node ${name} was removed from the cluster; wipe its data dir to join as a new node`);
+      if (ctx.state.cluster.nodes.get(name)?.status === 'ready') throw new ApiError(409, 'node-id-in-use', `node ${name} is in the cluster and alive; a node joins only once (its certificate is in its data dir)`);
+      const certPem = await sign(sec, req.body.csr, { cn: name, role });
+      req.log.info(`worker ${name} joined with a worker token`);
+      return { certPem, caPem: secrets.ca.certPem, clusterId: sec.tls.material.clusterId };
+    },
+  );
+
+  app.post<{ Body: { csr: string } }>(
+    '/v1/certs/renew',
+    { schema: { body: { type: 'object', properties: { csr }, required: ['csr'], additionalProperties: false } } },
+    async (req) => {
+      const sec = need();
+      const peer = req.orchPeer;
+      if (!peer) throw new ApiError(401, 'unauthenticated', 'renewal needs the current certificate');
+      return { certPem: await sign(sec, req.body.csr, { cn: peer.cn, role: peer.role }) };
+    },
+  );
+
+  app.get<{ Params: { role: 'worker' | 'manager' } }>('/v1/tokens/:role', { schema: { params: roleParams } }, async (req) => {
+    const secrets = need().secrets();
+    return { role: req.params.role, token: formatToken(fingerprint(secrets.ca.certPem), secrets.join[req.params.role]) };
+  });
+
+  app.post<{ Params: { role: 'worker' | 'manager' } }>('/v1/tokens/:role/rotate', { schema: { params: roleParams } }, async (req, reply) => {
+    need();
+    if (await forwardIfFollower(ctx, req, reply)) return reply;
+    const res = (await propose(ctx, req, { op: 'security.rotate', ts: Date.now(), role: req.params.role, secret: newSecret() })) as SecurityResult;
+    if (!res.ok) throw new ApiError(409, res.code, res.message);
+    const secrets = need().secrets();
+    return { role: req.params.role, token: formatToken(fingerprint(secrets.ca.certPem), secrets.join[req.params.role]) };
+  });
+
+  app.delete<{ Params: { id: string }; Querystring: { force?: boolean } }>(
+    '/v1/nodes/:id',
+    {
+      schema: {
+        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 128 } }, required: ['id'] },
+        querystring: { type: 'object', properties: { force: { type: 'boolean' } }, additionalProperties: false },
+      },
+    },
+    async (req, reply) => {
+      if (await forwardIfFollower(ctx, req, reply)) return reply;
+      const cluster = ctx.state.cluster;
+      const n = cluster.nodes.get(req.params.id) ?? [...cluster.nodes.values()].find((x) => x.name === req.params.id);
+      if (!n) throw new ApiError(404, 'not-found', `no node ${req.params.id}`);
+      if (n.status === 'ready' && !req.query.force) throw new ApiError(409, 'node-alive', `node ${n.name} is up; drain it and stop its worker first, or remove it with --force`);
+      const res = (await propose(ctx, req, { op: 'node.remove', ts: Date.now(), nodeId: n.id })) as ClusterResult;
+      if (!res.ok) throw new ApiError(404, res.code, res.message);
+      return { id: n.id, name: n.name, removed: true, tasksLost: 'tasks' in res ? res.tasks : 0 };
+    },
+  );
+};

@@ -1,0 +1,99 @@
+// How a manager gets its TLS identity. A new cluster's first manager (no data, no token) makes the
+// CA, the join tokens and the API tokens, and prints the tokens once. The other managers start
+// with --token (the manager join token) and get their certificate, and the cluster's secrets,
+// from a manager that has them. On later starts the files in <data-dir>/tls are used. Managers
+// hold the CA key, so each renews its own certificate before it expires.
+import { randomBytes } from 'node:crypto';
+import type { ClusterSecrets } from './state/security-state.js';
+import { createCa, createRequest, fingerprint, issue, subjectOfPem, validity } from '../security/pki.js';
+import { formatToken, hashSecret, newSecret } from '../security/tokens.js';
+import { hasLocalTls, loadLocalTls, saveLocalTls } from '../security/local-store.js';
+import { joinCluster } from '../security/join.js';
+import { TlsContext } from '../security/tls.js';
+
+export const DEFAULT_CERT_TTL_MS = 90 * 86_400_000;
+
+export interface ManagerTls {
+  tls: TlsContext;
+  /** The cluster's secrets as this manager got them (the replicated state's copy wins once there). */
+  local: ClusterSecrets;
+  /** Set when this start created the cluster: the tokens, to be shown once. */
+  created?: { admin: string; readonly: string; worker: string; manager: string; caDigest: string };
+}
+
+export interface BootstrapOptions {
+  dataDir: string;
+  self: string;
+  peers: string[];
+  /** The manager join token, for a manager joining an existing cluster. */
+  token?: string;
+  certTtlMs: number;
+  /** Whether the data dir already holds a Raft log. */
+  hasRaftData: boolean;
+  log: (m: string) => void;
+}
+
+export async function bootstrapManagerTls(o: BootstrapOptions): Promise<ManagerTls> {
+  if (hasLocalTls(o.dataDir)) {
+    const { material, secrets } = loadLocalTls(o.dataDir);
+    if (!secrets) throw new Error(`${o.dataDir}/tls holds a worker's identity, not a manager's; use another --data-dir`);
+    const cn = subjectOfPem(material.certPem)?.cn;
+    if (cn !== o.self) throw new Error(`${o.dataDir}/tls: the certificate is for manager ${cn}, not ${o.self}; check --listen/--advertise, or use the data dir of ${o.self}`);
+    return { tls: new TlsContext(material), local: secrets };
+  }
+  if (o.hasRaftData) {
+    throw new Error(`data dir ${o.dataDir} holds a cluster that was started with --insecure (no TLS files in ${o.dataDir}/tls); start it with --insecure again, or wipe the data dir to create a TLS cluster`);
+  }
+  if (o.token) {
+    const req = await createRequest(o.self);
+    const others = o.peers.filter((p) => p !== o.self);
+    if (others.length === 0) throw new Error('--token: there is no other manager in --peers to join through');
+    const answer = await joinCluster(others, o.token, { role: 'manager', csr: req.csrPem, name: o.self }, { log: o.log, deadlineMs: 120_000 });
+    const secrets = answer.secrets as ClusterSecrets;
+    if (!secrets?.ca?.keyPem || secrets.ca.certPem !== answer.caPem) throw new Error('the manager that signed our certificate did not send the cluster\'s secrets');
+    const material = { caPem: answer.caPem, certPem: answer.certPem, keyPem: req.keyPem, clusterId: answer.clusterId };
+    saveLocalTls(o.dataDir, { material, secrets });
+    o.log(`joined cluster ${answer.clusterId} as manager ${o.self}`);
+    return { tls: new TlsContext(material), local: secrets };
+  }
+  // A new cluster.
+  const clusterId = randomBytes(8).toString('hex');
+  const ca = await createCa(clusterId);
+  const admin = newSecret();
+  const readonly = newSecret();
+  const secrets: ClusterSecrets = { clusterId, ca, join: { worker: newSecret(), manager: newSecret() }, api: { admin: [hashSecret(admin)], readonly: [hashSecret(readonly)] } };
+  const node = await issue(ca, { cn: o.self, role: 'manager', clusterId }, o.certTtlMs);
+  const material = { caPem: ca.certPem, certPem: node.certPem, keyPem: node.keyPem, clusterId };
+  saveLocalTls(o.dataDir, { material, secrets });
+  const caDigest = fingerprint(ca.certPem);
+  return {
+    tls: new TlsContext(material),
+    local: secrets,
+    created: { caDigest, admin: formatToken(caDigest, admin), readonly: formatToken(caDigest, readonly), worker: formatToken(caDigest, secrets.join.worker), manager: formatToken(caDigest, secrets.join.manager) },
+  };
+}
+
+/**
+ * Renews this manager's certificate once two thirds of its life are gone (checked every
+ * `everyMs`), with the CA key it holds; the new one is saved and served from then on.
+ */
+export function startManagerRenewal(dataDir: string, self: string, t: ManagerTls, certTtlMs: number, log: (m: string) => void, everyMs = Math.min(3_600_000, Math.max(250, certTtlMs / 20))): () => void {
+  let busy = false;
+  const timer = setInterval(() => {
+    const m = t.tls.material;
+    const v = validity(m.certPem);
+    if (busy || Date.now() < v.notBefore + ((v.notAfter - v.notBefore) * 2) / 3) return;
+    busy = true;
+    issue(t.local.ca, { cn: self, role: 'manager', clusterId: m.clusterId }, certTtlMs)
+      .then((node) => {
+        const material = { ...m, certPem: node.certPem, keyPem: node.keyPem };
+        saveLocalTls(dataDir, { material, secrets: t.local });
+        t.tls.update(material);
+        log(`renewed this manager's certificate; it expires ${new Date(validity(node.certPem).notAfter).toISOString()}`);
+      })
+      .catch((err: Error) => log(`certificate renewal failed: ${err.message}; retrying`))
+      .finally(() => (busy = false));
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,65 @@
+// The security pieces that need no network: the CA signs what it decides, not what a request
+// asks; tokens parse strictly and say what is wrong; route access is what the table says.
+import t from 'tap';
+import { X509Certificate } from 'node:crypto';
+import { createCa, createRequest, fingerprint, issue, issuedBy, signRequest, subjectOfPem, validity } from '../../src/security/pki.js';
+import { formatToken, hashSecret, matchesHash, newSecret, parseToken, sameSecret } from '../../src/security/tokens.js';
+import { accessOf } from '../../src/manager/api/auth.js';
+
+t.test('the CA signs a request with the subject it chooses, for the lifetime it chooses', async (t) => {
+  const ca = await createCa('c0ffee0000000001');
+  const req = await createRequest('aaaaaaaaaaaa');
+  const pem = await signRequest(ca, req.csrPem, { cn: 'bbbbbbbbbbbb', role: 'worker', clusterId: 'c0ffee0000000001' }, 60_000);
+  t.same(subjectOfPem(pem), { cn: 'bbbbbbbbbbbb', role: 'worker', clusterId: 'c0ffee0000000001' }, 'the CA\'s subject, not the request\'s CN');
+  t.ok(issuedBy(pem, ca.certPem), 'chains to the CA');
+  const v = validity(pem);
+  t.ok(v.notAfter - Date.now() <= 60_000 && v.notAfter - Date.now() > 50_000, 'expires when asked');
+  t.equal(new X509Certificate(pem).ca, false, 'a node certificate cannot sign others');
+  t.equal(new X509Certificate(ca.certPem).ca, true, 'the CA can');
+  const other = await createCa('c0ffee0000000002');
+  t.notOk(issuedBy(pem, other.certPem), 'another CA did not issue it');
+  t.not(fingerprint(ca.certPem), fingerprint(other.certPem));
+  const m = await issue(ca, { cn: '127.0.0.1:7001', role: 'manager', clusterId: 'c0ffee0000000001' }, 60_000);
+  t.match(new X509Certificate(m.certPem).subjectAltName, /IP Address:127.0.0.1/, 'a manager certificate names its address');
+});
+
+t.test('bad certificate requests are refused with the reason', async (t) => {
+  const ca = await createCa('c0ffee0000000001');
+  const subject = { cn: 'aaaaaaaaaaaa', role: 'worker' as const, clusterId: 'c0ffee0000000001' };
+  await t.rejects(signRequest(ca, 'not a csr', subject, 1000), /not a PEM PKCS#10 request/);
+  const req = await createRequest('aaaaaaaaaaaa');
+  const tamper = (i: number) => {
+    const der = Buffer.from(req.csrPem.split('\n').filter((l) => l && !l.startsWith('-----')).join(''), 'base64');
+    der[i] ^= i === 25 ? 0x01 : 0xff;
+    return `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----`;
+  };
+  // One letter of the signed subject changed ('a' -> '`'): a valid request whose signature fails.
+  await t.rejects(signRequest(ca, tamper(25), subject, 1000), /signature does not verify/);
+  await t.rejects(signRequest(ca, tamper(40), subject, 1000), /key or signature cannot be read/, 'a broken key algorithm');
+  await t.rejects(signRequest(ca, tamper(10), subject, 1000), /not a PEM PKCS#10 request/, 'broken DER');
+  await t.rejects(signRequest(ca, req.csrPem, { ...subject, cn: 'x,OU=manager' }, 1000), /not a valid certificate name/, 'no subject injection');
+});
+
+t.test('tokens: the form, the errors, constant-time comparisons', async (t) => {
+  const digest = 'a'.repeat(64);
+  const secret = newSecret();
+  const token = formatToken(digest, secret);
+  t.same(parseToken('--token', token), { caDigest: digest, secret });
+  t.throws(() => parseToken('--token', 'SWMTKN-1-abc'), /--token: not an orch token \(it should start with ORCH-1-\)/);
+  t.throws(() => parseToken('--token', token.slice(0, -3)), /cut short or has stray characters/);
+  t.notOk(/[0-9a-z]{32}/.test(String((() => { try { parseToken('x', 'ORCH-1-' + secret); } catch (e) { return (e as Error).message; } })())), 'the error never echoes the secret');
+  t.ok(sameSecret(secret, secret));
+  t.notOk(sameSecret(secret, newSecret()));
+  t.ok(matchesHash(secret, ['bad', hashSecret(secret)]));
+  t.notOk(matchesHash(secret, [hashSecret(newSecret())]));
+});
+
+t.test('who may call what', async (t) => {
+  t.equal(accessOf('POST', '/raft/messages'), 'manager');
+  t.equal(accessOf('POST', '/v1/nodes/:id/heartbeat'), 'worker');
+  t.equal(accessOf('POST', '/v1/join'), 'open');
+  t.equal(accessOf('GET', '/v1/tokens/:role'), 'admin', 'a join token is a secret');
+  t.equal(accessOf('GET', '/v1/services'), 'read');
+  t.equal(accessOf('PATCH', '/v1/services/:id'), 'admin');
+  t.equal(accessOf('GET', undefined), 'read', 'an unknown route needs a token too');
+});
