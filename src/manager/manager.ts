@@ -13,7 +13,7 @@ import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
 import { installAuth } from './api/auth.js';
 import { securityRoutes } from './api/security.js';
-import { bootstrapManagerTls, DEFAULT_CERT_TTL_MS, startManagerRenewal, type ManagerTls } from './tls-bootstrap.js';
+import type { ManagerTls } from './tls-bootstrap.js';
 import { hasLocalTls } from '../security/local-store.js';
 import { kvRoutes } from './api/kv.js';
 import { serviceRoutes } from './api/services.js';
@@ -60,11 +60,14 @@ export interface ManagerOptions {
   announce?: (text: string) => void;
 }
 
+/** Certificates live 90 days, as Swarm's. */
+const DEFAULT_CERT_TTL_MS = 90 * 86_400_000;
+
 /**
  * A TLS cluster's background duties: the first leader writes the cluster's secrets into the
  * replicated state (security.init; later inits are ignored), and the certificate is renewed.
  */
-function startSecurityDuties(ctx: ManagerContext, mtls: ManagerTls, dataDir: string, self: string, certTtlMs: number, log: (m: string) => void): () => void {
+function startSecurityDuties(ctx: ManagerContext, mtls: ManagerTls, stopRenewal: () => void, log: (m: string) => void): () => void {
   let offering = false;
   const timer = setInterval(() => {
     if (offering || ctx.state.security.secrets || !ctx.node.isLeader()) return;
@@ -76,7 +79,6 @@ function startSecurityDuties(ctx: ManagerContext, mtls: ManagerTls, dataDir: str
       .finally(() => (offering = false));
   }, 200);
   timer.unref();
-  const stopRenewal = startManagerRenewal(dataDir, self, mtls, certTtlMs, log);
   return () => {
     clearInterval(timer);
     stopRenewal();
@@ -184,12 +186,14 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   }
   const note = (m: string) => console.error(`${new Date().toISOString()} orch manager ${self}: ${m}`);
   const certTtlMs = o.certTtlMs ?? DEFAULT_CERT_TTL_MS;
+  // The X.509 library is loaded only for a TLS cluster.
+  const bootstrap = o.insecure ? null : await import('./tls-bootstrap.js');
   let mtls: ManagerTls | null = null;
   try {
     if (o.insecure) {
       if (hasLocalTls(o.dataDir)) throw new Error(`--insecure: data dir ${o.dataDir} belongs to a TLS cluster (it has ${o.dataDir}/tls); start it without --insecure`);
     } else {
-      mtls = await bootstrapManagerTls({ dataDir: o.dataDir, self, peers, token: o.token, certTtlMs, hasRaftData: known !== null, log: note });
+      mtls = await bootstrap!.bootstrapManagerTls({ dataDir: o.dataDir, self, peers, token: o.token, certTtlMs, hasRaftData: known !== null, log: note });
     }
   } catch (err) {
     await storage.close();
@@ -260,7 +264,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   await app.listen({ host: listen.host, port: listen.port });
   reconciler.start();
   liveness.start();
-  const stopSecurity = mtls ? startSecurityDuties(ctx, mtls, o.dataDir, self, certTtlMs, note) : () => undefined;
+  const stopSecurity = mtls ? startSecurityDuties(ctx, mtls, bootstrap!.startManagerRenewal(o.dataDir, self, mtls, certTtlMs, note), note) : () => undefined;
   if (o.insecure) app.log.warn('INSECURE: --insecure serves plain HTTP with no authentication; for development on loopback only');
   if (mtls?.created) announceNewCluster(o, mtls.created, mtls.tls.material.clusterId);
   app.log.info({ id, address: self, peers, dataDir: o.dataDir, clusterId }, `manager ${id} listening on ${o.listen}`);

@@ -11,8 +11,6 @@ import { hasLocalTls, loadLocalTls, saveLocalTls } from '../security/local-store
 import { joinCluster } from '../security/join.js';
 import { TlsContext } from '../security/tls.js';
 
-export const DEFAULT_CERT_TTL_MS = 90 * 86_400_000;
-
 export interface ManagerTls {
   tls: TlsContext;
   /** The cluster's secrets as this manager got them (the replicated state's copy wins once there). */

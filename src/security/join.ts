@@ -3,7 +3,7 @@
 // here. Used by `orch worker --token`, `orch manager --token`, and by the CLI to pin the CA from
 // an API token.
 import { Agent, request } from 'undici';
-import { fingerprint } from './pki.js';
+import { fingerprint } from './identity.js';
 import { parseToken } from './tokens.js';
 
 export class JoinRefused extends Error {}

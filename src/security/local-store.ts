@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterSecrets } from '../manager/state/security-state.js';
-import { issuedBy } from './pki.js';
+import { issuedBy } from './identity.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface LocalTls {

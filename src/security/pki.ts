@@ -4,12 +4,14 @@
 // CN = its identity (a manager's address, a worker's node id), OU = its role, O = the cluster id.
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from '@peculiar/x509';
-import { createHash, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
+import type { NodeSubject } from './identity.js';
+
+export { fingerprint, issuedBy, subjectOf, subjectOfPem, validity, type NodeSubject, type Role } from './identity.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-export type Role = 'manager' | 'worker';
 
 export interface KeyPair {
   /** PKCS#8 PEM. */
@@ -17,17 +19,6 @@ export interface KeyPair {
   certPem: string;
 }
 
-export interface NodeSubject {
-  /** A manager's address, or a worker's node id. */
-  cn: string;
-  role: Role;
-  clusterId: string;
-}
-
-/** SHA-256 of a certificate's DER, hex: what a join token carries to pin the CA. */
-export function fingerprint(certPem: string): string {
-  return createHash('sha256').update(new X509Certificate(certPem).raw).digest('hex');
-}
 
 async function exportKey(key: CryptoKey): Promise<string> {
   return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key as webcrypto.CryptoKey), 'PRIVATE KEY');
@@ -122,37 +113,4 @@ export async function signRequest(ca: KeyPair, csrPem: string, subject: NodeSubj
 export async function issue(ca: KeyPair, subject: NodeSubject, ttlMs: number): Promise<KeyPair> {
   const req = await createRequest(subject.cn);
   return { keyPem: req.keyPem, certPem: await signRequest(ca, req.csrPem, subject, ttlMs) };
-}
-
-/** Who a certificate names, read from its subject (as node's TLS hands a peer's subject over). */
-export function subjectOf(s: { CN?: string | string[]; OU?: string | string[]; O?: string | string[] } | undefined): NodeSubject | null {
-  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? undefined : v);
-  const cn = one(s?.CN);
-  const role = one(s?.OU);
-  const clusterId = one(s?.O);
-  if (!cn || !clusterId || (role !== 'manager' && role !== 'worker')) return null;
-  return { cn, role, clusterId };
-}
-
-/** Validity of a PEM certificate, for renewal. */
-export function validity(certPem: string): { notBefore: number; notAfter: number } {
-  const c = new X509Certificate(certPem);
-  return { notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo) };
-}
-
-/** Whether `certPem` was signed by the CA `caPem` (and is within its dates). */
-export function issuedBy(certPem: string, caPem: string, now = Date.now()): boolean {
-  const c = new X509Certificate(certPem);
-  const ca = new X509Certificate(caPem);
-  return c.checkIssued(ca) && c.verify(ca.publicKey) && Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo);
-}
-
-/** Who a PEM certificate names. */
-export function subjectOfPem(certPem: string): NodeSubject | null {
-  const fields: Record<string, string> = {};
-  for (const line of new X509Certificate(certPem).subject.split('\n')) {
-    const k = line.indexOf('=');
-    if (k > 0) fields[line.slice(0, k)] = line.slice(k + 1);
-  }
-  return subjectOf(fields);
 }

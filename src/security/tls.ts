@@ -4,7 +4,7 @@
 // and a new client Agent replaces the old one (open connections finish on the old).
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
-import { subjectOf, type NodeSubject } from './pki.js';
+import { subjectOf, type NodeSubject } from './identity.js';
 
 export interface TlsMaterial {
   caPem: string;

@@ -8,7 +8,6 @@ import { SimRuntime } from './runtime/sim.js';
 import { WorkerStore } from './store.js';
 import { startLogsServer } from './logs-server.js';
 import { parseAddress } from '../manager/address.js';
-import { startWorkerRenewal, workerTls } from './tls.js';
 
 export interface WorkerOptions {
   join: string[];
@@ -52,13 +51,13 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
       for (let k = 0; k < n; k++) {
         const name = n === 1 ? o.name : `${o.name}-${k + 1}`;
         const identity = await store.identity(name, n === 1 ? 'identity' : `identity-${k + 1}`);
-        const tls = o.insecure ? null : await workerTls({ dataDir: n === 1 ? o.dataDir : `${o.dataDir}/node-${k + 1}`, nodeId: identity.id, join, token: o.token, log });
+        const tls = o.insecure ? null : await (await import('./tls.js')).workerTls({ dataDir: n === 1 ? o.dataDir : `${o.dataDir}/node-${k + 1}`, nodeId: identity.id, join, token: o.token, log });
         const client = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.connector() });
         const reg = await client.registerNode({ id: identity.id, name, address: 'sim', labels: o.labels ?? {}, capacity: o.simCapacity ?? { cpu: 4, memory: 8 * 2 ** 30, disk: 100 * 2 ** 30 } });
         client.setManagers(reg.managers);
         const agent = new Agent(client, new SimRuntime(), identity.id, usage, { heartbeatMs: o.heartbeatMs ?? 1000, log: (m) => log(`${name}: ${m}`) });
         await agent.start();
-        const stopRenewal = tls ? startWorkerRenewal(n === 1 ? o.dataDir : `${o.dataDir}/node-${k + 1}`, tls, client, log) : () => undefined;
+        const stopRenewal = tls ? (await import('./tls.js')).startWorkerRenewal(n === 1 ? o.dataDir : `${o.dataDir}/node-${k + 1}`, tls, client, log) : () => undefined;
         stops.push(async () => {
           stopRenewal();
           await agent.stop();
@@ -70,11 +69,11 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
       return { id: ids[0], stop: () => stopAll(stops, store) };
     }
     const identity = await store.identity(o.name);
-    const tls = o.insecure ? null : await workerTls({ dataDir: o.dataDir, nodeId: identity.id, join, token: o.token, log });
+    const tls = o.insecure ? null : await (await import('./tls.js')).workerTls({ dataDir: o.dataDir, nodeId: identity.id, join, token: o.token, log });
     const client = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.connector() });
     stops.push(() => client.close());
     if (tls) {
-      const stopRenewal = startWorkerRenewal(o.dataDir, tls, client, log);
+      const stopRenewal = (await import('./tls.js')).startWorkerRenewal(o.dataDir, tls, client, log);
       stops.push(async () => stopRenewal());
     }
     const docker = dockerFromHost(o.dockerHost ?? process.env.DOCKER_HOST);

@@ -5,7 +5,7 @@
 // installed (plain HTTP on loopback, for development).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ManagerContext } from '../context.js';
-import { fingerprint, type NodeSubject } from '../../security/pki.js';
+import { fingerprint, type NodeSubject } from '../../security/identity.js';
 import { peerOf } from '../../security/tls.js';
 import { matchesHash, parseToken } from '../../security/tokens.js';
 import { ApiError } from './errors.js';

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ManagerContext, ManagerSecurity } from '../context.js';
 import type { ClusterResult } from '../state/cluster-state.js';
 import type { SecurityResult } from '../state/security-state.js';
-import { fingerprint, signRequest } from '../../security/pki.js';
+import { fingerprint } from '../../security/identity.js';
 import { formatToken, newSecret, parseToken, sameSecret } from '../../security/tokens.js';
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';
@@ -19,6 +19,8 @@ export const securityRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async
     return ctx.security;
   };
   const sign = async (sec: ManagerSecurity, pem: string, subject: { cn: string; role: 'manager' | 'worker' }) => {
+    // Loaded on first use: the X.509 library costs start-up time that --insecure managers need not pay.
+    const { signRequest } = await import('../../security/pki.js');
     try {
       return await signRequest(sec.secrets().ca, pem, { ...subject, clusterId: sec.tls.material.clusterId }, sec.certTtlMs);
     } catch (err) {
