@@ -1,6 +1,7 @@
 import { buildConnector } from 'undici';
 import { OrchClient } from '../client/client.js';
 import { pinnedCa } from '../security/join.js';
+import { managerIdentity } from '../security/tls.js';
 import { resolveManagers, resolveToken } from './managers.js';
 
 export interface ClientOpts {
@@ -29,7 +30,7 @@ export async function connection(o: ClientOpts): Promise<Connection> {
   for (const m of managers) {
     try {
       const ca = await pinnedCa(m, token);
-      return { managers, token, tlsConnect: buildConnector({ ca, checkServerIdentity: () => undefined, timeout: 2_000 }) };
+      return { managers, token, tlsConnect: buildConnector({ ca, checkServerIdentity: managerIdentity, timeout: 2_000 }) };
     } catch (err) {
       errors.push((err as Error).message);
       if (!/ECONNREFUSED|ETIMEDOUT|timeout|other side closed|socket/i.test((err as Error).message)) break;

@@ -5,6 +5,7 @@
 import { Agent, request } from 'undici';
 import { fingerprint } from './identity.js';
 import { parseToken } from './tokens.js';
+import { managerIdentity } from './tls.js';
 
 export class JoinRefused extends Error {}
 
@@ -55,7 +56,7 @@ export async function joinCluster(addresses: string[], token: string, body: Reco
     for (const address of addresses) {
       try {
         const caPem = await pinnedCa(address, token, opts.what);
-        const agent = new Agent({ connect: { ca: caPem, checkServerIdentity: () => undefined, timeout: 2_000 }, headersTimeout: 10_000, bodyTimeout: 10_000 });
+        const agent = new Agent({ connect: { ca: caPem, checkServerIdentity: managerIdentity, timeout: 2_000 }, headersTimeout: 10_000, bodyTimeout: 10_000 });
         try {
           const res = await request(`https://${address}/v1/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, ...body }), dispatcher: agent });
           const answer = (await res.body.json().catch(() => null)) as (JoinAnswer & { error?: { code: string; message: string } }) | null;

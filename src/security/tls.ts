@@ -87,3 +87,12 @@ export function peerOf(socket: unknown, clusterId: string): NodeSubject | null {
   const subject = subjectOf(s.getPeerCertificate().subject as never);
   return subject && subject.clusterId === clusterId ? subject : null;
 }
+
+/**
+ * For a client that knows the CA but not yet the cluster id (the CLI, a joining node): the server
+ * must show a manager's certificate, so a worker's certificate cannot pose as a manager.
+ */
+export function managerIdentity(host: string, cert: PeerCertificate): Error | undefined {
+  const s = subjectOf(cert.subject as never);
+  return s?.role === 'manager' ? undefined : new Error(`${host} presented a certificate of ${s ? `${s.role} ${s.cn}` : 'no orch node'}, not of a manager`);
+}

@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { createCa, createRequest, fingerprint, issue, issuedBy, signRequest, subjectOfPem, validity } from '../../src/security/pki.js';
 import { formatToken, hashSecret, matchesHash, newSecret, parseToken, sameSecret } from '../../src/security/tokens.js';
 import { accessOf } from '../../src/manager/api/auth.js';
+import { managerIdentity } from '../../src/security/tls.js';
 
 t.test('the CA signs a request with the subject it chooses, for the lifetime it chooses', async (t) => {
   const ca = await createCa('c0ffee0000000001');
@@ -62,4 +63,10 @@ t.test('who may call what', async (t) => {
   t.equal(accessOf('GET', '/v1/services'), 'read');
   t.equal(accessOf('PATCH', '/v1/services/:id'), 'admin');
   t.equal(accessOf('GET', undefined), 'read', 'an unknown route needs a token too');
+});
+
+t.test('a client that pins the CA still wants a manager at the other end', async (t) => {
+  const cert = (OU: string) => ({ subject: { CN: 'x', OU, O: 'c0ffee0000000001' } }) as never;
+  t.equal(managerIdentity('m1', cert('manager')), undefined, 'a manager\'s certificate is accepted');
+  t.match(managerIdentity('m1', cert('worker'))?.message, /certificate of worker x, not of a manager/, 'a worker\'s is not');
 });
