@@ -10,6 +10,7 @@ import { serviceCommands } from './commands/services.js';
 import { updateCommand } from './commands/update.js';
 import { workerCommand } from './commands/worker.js';
 import { tokenCommand } from './commands/token.js';
+import { eventsCommand } from './commands/events.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   updateCommand(program);
   nodeCommand(program);
   tokenCommand(program);
+  eventsCommand(program);
   kvCommand(program);
   clusterCommand(program);
   return program;

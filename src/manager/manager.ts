@@ -12,6 +12,8 @@ import { clusterRoutes } from './api/cluster.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
 import { installAuth } from './api/auth.js';
+import { eventRoutes } from './api/events.js';
+import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.js';
 import { securityRoutes } from './api/security.js';
 import type { ManagerTls } from './tls-bootstrap.js';
 import { hasLocalTls } from '../security/local-store.js';
@@ -58,6 +60,22 @@ export interface ManagerOptions {
   certTtlMs?: number;
   /** Where a new cluster's tokens are shown once (default: standard output). */
   announce?: (text: string) => void;
+}
+
+/** A leader writes leader.elected once per term, so the event stream shows leader changes in log order. */
+function announceLeadership(ctx: ManagerContext, address: string): () => void {
+  let busy = false;
+  const timer = setInterval(() => {
+    const term = ctx.node.status().term;
+    if (busy || !ctx.node.isReadyLeader() || ctx.state.announced.term >= term) return;
+    busy = true;
+    ctx.node
+      .propose(ManagerState.encode({ op: 'leader.elected', ts: Date.now(), leader: ctx.self, term, address, id: `leader.${term}.${ctx.self}` }))
+      .catch(() => undefined) // lost the leadership meanwhile: the next leader announces itself
+      .finally(() => (busy = false));
+  }, 50);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Certificates live 90 days, as Swarm's. */
@@ -209,6 +227,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     t.onChange(() => (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(t.serverOptions()));
   }
   const state = new ManagerState();
+  let metrics: ManagerMetrics | null = null;
   const node = new RaftNode({
     id,
     conf: { voters: [...addresses.keys()], learners: [] },
@@ -219,6 +238,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     electionMs: o.electionMs ?? 1000,
     snapshotEvery: o.snapshotEvery ?? 50_000,
     keepEntries: o.keepEntries ?? 5_000,
+    // Bound below, once the metrics exist (they read the node).
+    observe: { commitMs: (ms) => metrics?.raftObserver().commitMs(ms), saveMs: (ms) => metrics?.raftObserver().saveMs(ms), snapshotBytes: (b) => metrics?.raftObserver().snapshotBytes(b) },
     onRoleChange: (role, term, leader) => app.log.info({ role, term, leader }, `manager ${id} is ${role} in term ${term}${leader ? `, leader ${leader}` : ''}`),
   });
   const faults = o.chaos ? new NetworkFaults() : undefined;
@@ -242,6 +263,9 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   installErrorHandler(app);
   installValidation(app);
   installAuth(app, ctx);
+  metrics = new ManagerMetrics(ctx);
+  installRequestTiming(app, metrics);
+  await app.register(metricsRoutes, { metrics });
   await app.register(securityRoutes, { ctx });
   await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from), faults });
   if (faults) {
@@ -249,12 +273,14 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     await app.register(chaosRoutes, { faults });
   }
   await app.register(kvRoutes, { ctx });
+  await app.register(eventRoutes, { ctx });
   await app.register(clusterRoutes, { ctx });
   await app.register(serviceRoutes, { ctx });
   const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3);
   ctx.usage = (id) => liveness.usage.get(id) ?? null;
   await app.register(workerRoutes, { ctx, liveness, faults });
   const reconciler = new Reconciler(ctx, o.scheduler ?? 'spread');
+  reconciler.observePlacement = (ms, n) => metrics?.observePlacement(ms, n);
   try {
     await node.start(transport);
   } catch (err) {
@@ -264,6 +290,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   await app.listen({ host: listen.host, port: listen.port });
   reconciler.start();
   liveness.start();
+  const stopAnnouncer = announceLeadership(ctx, self);
   const stopSecurity = mtls ? startSecurityDuties(ctx, mtls, bootstrap!.startManagerRenewal(o.dataDir, self, mtls, certTtlMs, note), note) : () => undefined;
   if (o.insecure) app.log.warn('INSECURE: --insecure serves plain HTTP with no authentication; for development on loopback only');
   if (mtls?.created) announceNewCluster(o, mtls.created, mtls.tls.material.clusterId);
@@ -279,6 +306,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     reconciler.stop();
     liveness.stop();
     stopSecurity();
+    stopAnnouncer();
     await node.stop();
     await app.close();
     await transport.close();

@@ -210,6 +210,8 @@ export class Reconciler {
   /** Rounds that proposed something, for metrics and tests. */
   rounds = 0;
 
+  /** Told how long each placement of pending tasks took (the scheduling latency metric). */
+  observePlacement: ((ms: number, tasks: number) => void) | null = null;
   /** Where round-robin placement continues from. */
   private cursor: string | null = null;
 
@@ -248,8 +250,11 @@ export class Reconciler {
       for (let k = 0; k < p.create.length; k += 1000) props.push({ op: 'task.create', ts, tasks: p.create.slice(k, k + 1000), id: newId() });
       // Placement is committed before any worker hears of it; tasks created this round are placed
       // in the next one, once they exist in the committed state.
+      const t0 = performance.now();
       const placed = placePending(state.cluster, this.strategy, (id) => this.ctx.usage?.(id) ?? null, this.cursor);
       this.cursor = placed.cursor;
+      const n = placed.assignments.length + placed.unplaced.length;
+      if (n > 0) this.observePlacement?.(performance.now() - t0, n);
       if (placed.assignments.length || placed.unplaced.length) props.push({ op: 'task.assign', ts, assignments: placed.assignments, unplaced: placed.unplaced, id: newId() });
       if (props.length === 0) {
         // Nothing to do until the state changes, unless a slot waits out a restart delay.

@@ -1,7 +1,7 @@
 export * from './types.js';
 export { Raft, type RaftConfig, type PersistedState, type Status } from './raft.js';
 export { Random } from './random.js';
-export { RaftNode, NotLeaderError, OutcomeUnknownError, NotCommittedError, type StateMachine, type RaftNodeOptions } from './node.js';
+export { RaftNode, NotLeaderError, OutcomeUnknownError, NotCommittedError, type StateMachine, type RaftNodeOptions, type RaftObserver } from './node.js';
 export { RaftStorage, StorageError, type Identity } from './storage.js';
 export { HttpTransport } from './transport.js';
 export { raftRoutes } from './transport-routes.js';

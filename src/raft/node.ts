@@ -44,10 +44,23 @@ export interface RaftNodeOptions {
   proposalTimeoutMs?: number;
   readTimeoutMs?: number;
   onRoleChange?: (role: Role, term: number, leader: NodeId) => void;
+  /** Timings for metrics, reported as they happen. */
+  observe?: RaftObserver;
+}
+
+export interface RaftObserver {
+  /** A proposal of this node committed and applied, this long after it was proposed. */
+  commitMs(ms: number): void;
+  /** One Ready written to disk (entries, hard state) and synced. */
+  saveMs(ms: number): void;
+  /** A snapshot was taken, of this size. */
+  snapshotBytes(bytes: number): void;
 }
 
 interface Waiter {
   term: number;
+  /** performance.now() when proposed. */
+  at: number;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
@@ -316,7 +329,7 @@ export class RaftNode {
           p.reject(new OutcomeUnknownError('the write was not committed in time; its outcome is unknown'));
         }
       }, this.opts.proposalTimeoutMs ?? 5000);
-      this.waiting.set(res.index, { term: res.term, resolve: p.resolve, reject: p.reject, timer });
+      this.waiting.set(res.index, { term: res.term, at: performance.now(), resolve: p.resolve, reject: p.reject, timer });
     }
     const reads = this.reads;
     this.reads = [];
@@ -354,7 +367,9 @@ export class RaftNode {
     const t0 = performance.now();
     await this.opts.storage.save(rd);
     this.metrics.readys++;
-    this.metrics.saveMs += performance.now() - t0;
+    const saveMs = performance.now() - t0;
+    this.metrics.saveMs += saveMs;
+    this.opts.observe?.saveMs(saveMs);
     this.metrics.entriesSaved += rd.entries.length;
     // 2. Send: answers to a waiting sender ride back on its request.
     if (rest.length) this.transport.send(this.takeReplies(rest));
@@ -406,6 +421,7 @@ export class RaftNode {
     clearTimeout(w.timer);
     if (w.term === e.term) {
       this.metrics.proposalsCommitted++;
+      this.opts.observe?.commitMs(performance.now() - w.at);
       w.resolve(result);
     } else {
       this.metrics.proposalsFailed++;
@@ -457,6 +473,7 @@ export class RaftNode {
     this.snapshotDue = false;
     this.lastSnapshotIndex = applied;
     this.metrics.snapshotsTaken++;
+    this.opts.observe?.snapshotBytes(res.snapshot.data.byteLength);
     await this.opts.storage.saveSnapshot(res.snapshot, res.compactedTo);
   }
 

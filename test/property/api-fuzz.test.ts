@@ -71,6 +71,7 @@ const query = fc.dictionary(fc.oneof(fc.constantFrom('stale', 'cas', 'prefix', '
 const qs = (q: Record<string, string>) => {
   // The long-poll would wait on a known node: this fuzz does not test waiting.
   if ('wait' in q) q.wait = '0';
+  delete q.follow; // /v1/events?follow=true and logs?follow=true stay open by design
   const s = new URLSearchParams(q).toString();
   return s ? `?${s}` : '';
 };
@@ -154,6 +155,9 @@ function routes(clusterId: string, secure: Secure | null): fc.Arbitrary<Req>[] {
     noBody('GET', role.map((r) => `/v1/tokens/${r}`)),
     noBody('POST', role.map((r) => `/v1/tokens/${r}/rotate`)),
     noBody('DELETE', nodeId.map((s) => `/v1/nodes/${s}`)),
+    noBody('GET', fc.constant('/metrics')),
+    // Never ?follow=true: that stream stays open by design.
+    fc.tuple(fc.oneof(nasty, fc.constantFrom('0', '3-0', '3-1', '99999999', '-1')), auth).map(([since, a]) => ({ method: 'GET' as const, url: `/v1/events?since=${encodeURIComponent(since)}`, headers: a })),
   ];
 }
 

@@ -161,6 +161,11 @@ export class ClusterState {
     set.add(t.id);
   }
 
+  /** Ids of the tasks ever assigned to a node and still in the state (an index). */
+  taskIdsOn(nodeId: string): Iterable<string> {
+    return this.byNode.get(nodeId) ?? [];
+  }
+
   /** The tasks a node should know about: assigned to it and not finished. */
   assignmentsOf(nodeId: string): Task[] {
     const out: Task[] = [];

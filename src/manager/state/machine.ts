@@ -6,8 +6,13 @@ import type { Entry, StateMachine } from '../../raft/index.js';
 import { ClusterState, type ClusterCommand } from './cluster-state.js';
 import { KvStore, type KvCommand, type KvResult } from './kv.js';
 import { SecurityState, type SecurityCommand } from './security-state.js';
+import { applyWithEvents } from './events.js';
+import { EventLog } from './event-log.js';
 
-export type Command = KvCommand | ClusterCommand | SecurityCommand;
+/** A new leader announces itself in the log, so that the event stream has leader changes in order. */
+export type LeaderCommand = { op: 'leader.elected'; ts: number; leader: number; term: number; address: string | null };
+
+export type Command = KvCommand | ClusterCommand | SecurityCommand | LeaderCommand;
 export type Envelope = Command & { id: string };
 
 /** Idempotency keys remembered; at 5,000 writes/s this covers retries for about 20 s. */
@@ -45,6 +50,9 @@ export class ManagerState implements StateMachine {
   readonly kv = new KvStore();
   readonly cluster = new ClusterState();
   readonly security = new SecurityState();
+  readonly events = new EventLog();
+  /** The last leader that announced itself (leader.elected), and its term. */
+  announced = { leader: 0, term: 0 };
   private recent = new Map<string, Remembered>();
   appliedIndex = 0;
   /** Called after every applied cluster command (long-polls wait on it). */
@@ -91,11 +99,19 @@ export class ManagerState implements StateMachine {
       case 'node.availability': {
         // A copy, frozen as of now: the result must not follow later changes to the live objects
         // it names (a snapshot would otherwise carry a different history than the log).
-        const result = structuredClone(this.cluster.apply(cmd));
+        const { result, events } = applyWithEvents(this.cluster, cmd, () => structuredClone(this.cluster.apply(cmd)));
+        if (events.length) this.events.add(e.index, cmd.ts, events);
         this.onClusterChange?.();
         // Results of cluster commands are kept whole: they hold what the proposer chose (ids).
         this.remember(cmd.id, { fp, index: e.index, failure: result });
         return result;
+      }
+      case 'leader.elected': {
+        if (cmd.term > this.announced.term) {
+          this.announced = { leader: cmd.leader, term: cmd.term };
+          this.events.add(e.index, cmd.ts, [{ type: 'leader', id: cmd.leader, term: cmd.term, address: cmd.address }]);
+        }
+        return { ok: true };
       }
       case 'security.init':
       case 'security.rotate': {
@@ -119,7 +135,7 @@ export class ManagerState implements StateMachine {
   snapshot(): Uint8Array {
     const recent: unknown[] = [];
     for (const [id, r] of this.recent) recent.push(id, r.fp, r.index, r.failure);
-    return Buffer.from(JSON.stringify({ v: 3, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.toJSON(), security: this.security.toJSON(), recent }));
+    return Buffer.from(JSON.stringify({ v: 3, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.toJSON(), security: this.security.toJSON(), announced: this.announced, recent }));
   }
 
   restore(data: Uint8Array): void {
@@ -129,6 +145,7 @@ export class ManagerState implements StateMachine {
       kv: [string, string, number][];
       cluster: Parameters<ClusterState['restore']>[0];
       security?: Parameters<SecurityState['restore']>[0];
+      announced?: { leader: number; term: number };
       recent: unknown[];
     };
     if (s.v !== 3) throw new Error(`snapshot format ${s.v} is not supported`);
@@ -136,6 +153,8 @@ export class ManagerState implements StateMachine {
     this.kv.restore(s.kv);
     this.cluster.restore(s.cluster);
     this.security.restore(s.security);
+    this.announced = s.announced ?? { leader: 0, term: 0 };
+    this.events.reset(s.applied);
     this.onClusterChange?.();
     this.recent = new Map();
     for (let k = 0; k + 3 < s.recent.length; k += 4) {
