@@ -11,6 +11,7 @@ import { updateCommand } from './commands/update.js';
 import { workerCommand } from './commands/worker.js';
 import { tokenCommand } from './commands/token.js';
 import { eventsCommand } from './commands/events.js';
+import { upCommands } from './commands/up.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   nodeCommand(program);
   tokenCommand(program);
   eventsCommand(program);
+  upCommands(program);
   kvCommand(program);
   clusterCommand(program);
   return program;
