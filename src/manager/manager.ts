@@ -13,6 +13,7 @@ import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
 import { installAuth } from './api/auth.js';
 import { eventRoutes } from './api/events.js';
+import { uiRoutes } from './api/ui.js';
 import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.js';
 import { securityRoutes } from './api/security.js';
 import type { ManagerTls } from './tls-bootstrap.js';
@@ -274,6 +275,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   }
   await app.register(kvRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
+  await app.register(uiRoutes);
   await app.register(clusterRoutes, { ctx });
   await app.register(serviceRoutes, { ctx });
   const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3);

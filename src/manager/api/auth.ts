@@ -17,6 +17,9 @@ const ROUTES: Record<string, Access> = {
   'POST /raft/messages': 'manager',
   'POST /raft/snapshot': 'manager',
   'GET /v1/ca': 'open',
+  // The dashboard's page holds no data; it reads the API with the token the user gives it.
+  'GET /ui': 'open',
+  'GET /': 'open',
   'POST /v1/join': 'open',
   'POST /v1/certs/renew': 'member',
   // Join tokens are secrets: admin only, though read with GET.
