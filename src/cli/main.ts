@@ -12,6 +12,7 @@ import { workerCommand } from './commands/worker.js';
 import { tokenCommand } from './commands/token.js';
 import { eventsCommand } from './commands/events.js';
 import { upCommands } from './commands/up.js';
+import { completionCommand } from './commands/completion.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   tokenCommand(program);
   eventsCommand(program);
   upCommands(program);
+  completionCommand(program);
   kvCommand(program);
   clusterCommand(program);
   return program;
