@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { OrchClient } from '../../client/client.js';
 import { connection } from '../client.js';
 import { intOption } from '../parse.js';
+import { ProgressLine } from '../progress.js';
 import { isOurs, readClusterFile, writeClusterFile, type ClusterFile, type UpProcess } from '../local/cluster-file.js';
 import { subjectOfPem } from '../../security/identity.js';
 
@@ -142,16 +143,25 @@ export async function up(o: UpOptions): Promise<{ file: ClusterFile; path: strin
   }
   const file: ClusterFile = { managers, token: tokens.admin, readonlyToken: tokens.readonly, dockerHost: engine.host, engineStarted: engine.started, processes: procs, createdAt: new Date().toISOString() };
   writeClusterFile(path, file);
+  // A live line on a terminal, plain lines otherwise (o.log set: the caller shows its own).
+  const p = new ProgressLine(o.log !== undefined);
+  p.show(`starting ${o.managers} manager(s) and ${o.workers} worker(s)…`);
   const conn = await waitFor('TLS connection to the managers', 30_000, () => connection({ manager: peers, token: tokens.admin }), procs);
   const c = new OrchClient(conn.managers, { token: conn.token, tlsConnect: conn.tlsConnect, deadlineMs: 5_000 });
   try {
+    p.show('managers: electing a leader…');
     await waitFor('leader', 30_000, async () => (await c.cluster()).leader !== null, procs);
-    log(`managers up: ${peers}`);
-    await waitFor(`${o.workers} ready worker(s)`, 60_000, async () => (await c.nodes()).filter((n) => n.status === 'ready').length >= o.workers, procs);
-    if (o.workers) log(`workers up: ${procs.filter((p) => p.role === 'worker').map((p) => p.name).join(', ')}`);
+    await waitFor(`${o.workers} ready worker(s)`, 60_000, async () => {
+      const ready = (await c.nodes()).filter((n) => n.status === 'ready').length;
+      p.show(`managers up (leader elected); workers ready: ${ready}/${o.workers}`);
+      return ready >= o.workers;
+    }, procs);
   } finally {
+    p.end();
     await c.close();
   }
+  log(`managers up: ${peers}`);
+  if (o.workers) log(`workers up: ${procs.filter((x) => x.role === 'worker').map((x) => x.name).join(', ')}`);
   return { file, path, already: false };
 }
 
