@@ -1,0 +1,44 @@
+// A manager with 100,000 tasks in its state: the RSS of each manager, and the start-up time of a
+// manager whose log and snapshot hold them (kill -9, restart, until it answers having applied
+// everything the cluster had committed). Tasks run on simulated nodes (one worker process, no Docker).
+//   npm run bench:state-size [-- --tasks 100000 --nodes 100]
+import { ProcessCluster } from '../../test/helpers/cluster.js';
+import { positiveIntArg } from './lib/args.js';
+
+const tasks = positiveIntArg('tasks', 100_000);
+const nodes = positiveIntArg('nodes', 100);
+const c = await ProcessCluster.start({ managers: 3, instrument: false });
+const client = c.client({ deadlineMs: 60_000, timeoutMs: 30_000 });
+try {
+  const { index: li } = await c.waitForLeader();
+  const perNode = Math.ceil(tasks / nodes) + 10;
+  c.startWorker('sim', '', 1000, ['--runtime', 'sim', '--sim-nodes', String(nodes), '--sim-cpu', String(perNode), '--sim-memory', `${perNode}GiB`]);
+  const t0 = performance.now();
+  for (;;) {
+    if ((await client.nodes()).filter((n) => n.status === 'ready').length >= nodes) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await client.createService({ name: 'bench', image: 'anything:latest', replicas: tasks });
+  let running = 0;
+  while (running < tasks) {
+    await new Promise((r) => setTimeout(r, 1000));
+    running = (await client.service('bench')).running;
+    if (performance.now() - t0 > 600_000) throw new Error(`only ${running} of ${tasks} running after 10 minutes`);
+  }
+  const placedS = (performance.now() - t0) / 1000;
+  const rss = c.managers.map((_, k) => Math.round(c.rssKiB(k) / 1024));
+  const follower = c.managers.findIndex((_, k) => k !== li);
+  const target = (await c.status(li))!.commit;
+  await c.kill(follower);
+  const t1 = performance.now();
+  c.spawn(follower);
+  await c.waitForApplied(follower, target, 120_000);
+  const startS = (performance.now() - t1) / 1000;
+  console.log(`state-size: ${tasks} tasks running on ${nodes} simulated nodes (${placedS.toFixed(1)} s from the create)`);
+  console.log(`  manager RSS: ${rss.map((m, k) => `${k === li ? 'leader' : 'follower'} ${m} MiB`).join(', ')} (target under 300 MB)`);
+  console.log(`  restart of a follower (kill -9) until it has applied index ${target}: ${startS.toFixed(2)} s (target under 3 s)`);
+  process.stdout.write(JSON.stringify({ bench: 'state-size', tasks, nodes, placedS, rssMiB: rss, leader: li, restartS: startS }) + '\n');
+} finally {
+  await client.close();
+  await c.stop();
+}
