@@ -3,7 +3,7 @@
 // --peers list, so every manager derives the same ids from the same list.
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
 import { NetworkFaults } from '../raft/faults.js';
 import { chaosRoutes } from './api/chaos.js';
@@ -222,7 +222,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
 
   const addresses = new Map<NodeId, string>(peers.map((p, k) => [k + 1, p]));
   // Request logging stays off: the Raft transport alone makes tens of requests a second.
-  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, disableRequestLogging: true, bodyLimit: 2 << 20, ...(mtls ? { https: mtls.tls.serverOptions() } : {}) });
+  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 2 << 20, ...(mtls ? { https: mtls.tls.serverOptions() } : {}) });
   if (mtls) {
     const t = mtls.tls;
     t.onChange(() => (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(t.serverOptions()));
