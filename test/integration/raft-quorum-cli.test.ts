@@ -53,9 +53,9 @@ for (const who of ['follower', 'leader'] as const) {
     const { index } = await c.waitForLeader();
     const client = c.client();
     t.teardown(() => client.close());
-    await client.kvPut('k', 'v');
+    const put = await client.kvPut('k', 'v');
     const survivor = who === 'leader' ? index : (index + 1) % 3;
-    await c.waitForApplied(survivor, 2);
+    await c.waitForApplied(survivor, put.version);
     await Promise.all([0, 1, 2].filter((k) => k !== survivor).map((k) => c.kill(k, 'SIGKILL')));
     const addr = c.managers[survivor].address;
     for (const [method, path, body] of [

@@ -63,7 +63,8 @@ t.test('a manager whose log has a corrupt record refuses to start, naming the da
   t.teardown(() => client.close());
   await startWriters(client, { concurrency: 2, maxWrites: 20, maxMs: 10_000, key: (w, n) => `c/${w}/${n}` }).done();
   const victim = (first.index + 1) % 3;
-  await c.waitForApplied(victim, 21);
+  // Everything the leader has committed (the writes, and the leader's own entries).
+  await c.waitForApplied(victim, (await c.status(first.index))!.commit);
   await c.kill(victim, 'SIGTERM');
   const { ClassicLevel } = await import('classic-level');
   const db = new ClassicLevel<Uint8Array, Uint8Array>(c.managers[victim].dataDir, { keyEncoding: 'view', valueEncoding: 'view' });
