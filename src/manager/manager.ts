@@ -240,7 +240,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     snapshotEvery: o.snapshotEvery ?? 50_000,
     keepEntries: o.keepEntries ?? 5_000,
     // Bound below, once the metrics exist (they read the node).
-    observe: { commitMs: (ms) => metrics?.raftObserver().commitMs(ms), saveMs: (ms) => metrics?.raftObserver().saveMs(ms), snapshotBytes: (b) => metrics?.raftObserver().snapshotBytes(b) },
+    observe: { commitMs: (ms) => metrics?.commitMs(ms), saveMs: (ms) => metrics?.saveMs(ms), snapshotBytes: (b) => metrics?.snapshotBytes(b) },
     onRoleChange: (role, term, leader) => app.log.info({ role, term, leader }, `manager ${id} is ${role} in term ${term}${leader ? `, leader ${leader}` : ''}`),
   });
   const faults = o.chaos ? new NetworkFaults() : undefined;

@@ -11,7 +11,7 @@ const ROLES = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
 const TASK_STATES = ['pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'lost'] as const;
 const MS_BUCKETS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 
-export class ManagerMetrics {
+export class ManagerMetrics implements RaftObserver {
   readonly registry = new Registry();
   private readonly commit = new Histogram({ name: 'orch_raft_commit_latency_seconds', help: 'Time from a proposal on this manager to its commit and apply', buckets: MS_BUCKETS.map((b) => b / 1000), registers: [this.registry] });
   private readonly fsync = new Histogram({ name: 'orch_raft_fsync_latency_seconds', help: 'Time to write and sync one batch of log entries and hard state', buckets: MS_BUCKETS.map((b) => b / 1000), registers: [this.registry] });
@@ -81,13 +81,17 @@ export class ManagerMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'orch_process_' });
   }
 
-  /** What the Raft node reports as it goes. */
-  raftObserver(): RaftObserver {
-    return {
-      commitMs: (ms) => this.commit.observe(ms / 1000),
-      saveMs: (ms) => this.fsync.observe(ms / 1000),
-      snapshotBytes: (b) => this.snapshotSize.set(b),
-    };
+  // What the Raft node reports as it goes (RaftObserver).
+  commitMs(ms: number): void {
+    this.commit.observe(ms / 1000);
+  }
+
+  saveMs(ms: number): void {
+    this.fsync.observe(ms / 1000);
+  }
+
+  snapshotBytes(bytes: number): void {
+    this.snapshotSize.set(bytes);
   }
 
   observePlacement(ms: number, tasks: number): void {

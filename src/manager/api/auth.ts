@@ -57,7 +57,13 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
   const sec = ctx.security;
   if (!sec) return;
   const managerNames = new Set(ctx.addresses.values());
-  const caDigest = () => fingerprint(sec.secrets().ca.certPem);
+  // The CA never changes; its digest is computed once per certificate, not per request.
+  let digestOf = { pem: '', digest: '' };
+  const caDigest = () => {
+    const pem = sec.secrets().ca.certPem;
+    if (digestOf.pem !== pem) digestOf = { pem, digest: fingerprint(pem) };
+    return digestOf.digest;
+  };
 
   app.addHook('onRequest', async (req, reply) => {
     const access = accessOf(req.method, req.routeOptions.url);
