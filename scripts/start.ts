@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { up } from '../src/cli/commands/up.js';
-import { connection } from '../src/cli/client.js';
-import { OrchClient } from '../src/client/client.js';
+import { withClient } from '../src/cli/client.js';
 import { parseSpecText } from '../src/spec/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -14,9 +13,7 @@ const URL_ = 'http://127.0.0.1:18080/';
 
 const r = await up({ managers: 3, workers: 2, dir: '.orch', basePort: 7001 });
 console.log(r.already ? 'the cluster in .orch was already up' : `cluster up: managers ${r.file.managers.join(',')}`);
-const conn = await connection({ manager: r.file.managers.join(','), token: r.file.token });
-const client = new OrchClient(conn.managers, { token: conn.token, tlsConnect: conn.tlsConnect });
-try {
+await withClient({ manager: r.file.managers.join(','), token: r.file.token }, async (client) => {
   const specFile = join(ROOT, 'examples', 'hello-web.yaml');
   const svc = await client.createService(parseSpecText(readFileSync(specFile, 'utf8')));
   console.log(`service ${svc.name} started from examples/hello-web.yaml`);
@@ -35,6 +32,4 @@ try {
   if (!body) throw new Error(`${URL_} did not answer within 60 s; see "npx orch get hello-web" and .orch/logs`);
   console.log(`${URL_} answers: ${body.trim()}`);
   console.log(['', 'Next:', '  npx orch get hello-web       # the service, its task and health', '  npx orch list                # every task', '  npx orch events --follow     # what happens, as it commits', '  curl ' + URL_, '  npx orch down                # stop everything npm start started'].join('\n'));
-} finally {
-  await client.close();
-}
+});

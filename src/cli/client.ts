@@ -1,5 +1,5 @@
 import { buildConnector } from 'undici';
-import { OrchClient } from '../client/client.js';
+import { OrchClient, type ClientOptions } from '../client/client.js';
 import { pinnedCa } from '../security/join.js';
 import { managerIdentity } from '../security/tls.js';
 import { resolveManagers, resolveToken } from './managers.js';
@@ -39,10 +39,14 @@ export async function connection(o: ClientOpts): Promise<Connection> {
   throw new Error(`cannot reach the cluster over TLS: ${errors.join('; ')}`);
 }
 
+/** A client over a connection (close it when done). */
+export function clientOf(conn: Connection, opts: ClientOptions = {}): OrchClient {
+  return new OrchClient(conn.managers, { token: conn.token, tlsConnect: conn.tlsConnect, ...opts });
+}
+
 /** Runs f with a client for the managers the user named (or ORCH_MANAGER, or the cluster file). */
-export async function withClient<T>(o: ClientOpts, f: (c: OrchClient) => Promise<T>): Promise<T> {
-  const conn = await connection(o);
-  const c = new OrchClient(conn.managers, { token: conn.token, tlsConnect: conn.tlsConnect });
+export async function withClient<T>(o: ClientOpts, f: (c: OrchClient) => Promise<T>, opts: ClientOptions = {}): Promise<T> {
+  const c = clientOf(await connection(o), opts);
   try {
     return await f(c);
   } finally {

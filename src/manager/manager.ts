@@ -25,7 +25,7 @@ import type { Strategy } from '../scheduler/index.js';
 import { Liveness } from './liveness.js';
 import { workerRoutes } from './api/workers.js';
 import type { ManagerContext } from './context.js';
-import { ManagerState } from './state/machine.js';
+import { ManagerState, type Envelope } from './state/machine.js';
 
 export interface ManagerOptions {
   listen: string;
@@ -63,20 +63,33 @@ export interface ManagerOptions {
   announce?: (text: string) => void;
 }
 
-/** A leader writes leader.elected once per term, so the event stream shows leader changes in log order. */
-function announceLeadership(ctx: ManagerContext, address: string): () => void {
+/**
+ * Every `everyMs`, on the ready leader: when `due()` returns a command, proposes it (one at a time).
+ * A proposal that fails (leadership lost, not committed) is simply offered again, by this leader or
+ * the next: the commands are idempotent by their ids.
+ */
+function leaderDuty(ctx: ManagerContext, everyMs: number, due: () => Envelope | null, done: () => void = () => undefined): () => void {
   let busy = false;
   const timer = setInterval(() => {
-    const term = ctx.node.status().term;
-    if (busy || !ctx.node.isReadyLeader() || ctx.state.announced.term >= term) return;
+    if (busy || !ctx.node.isReadyLeader()) return;
+    const cmd = due();
+    if (!cmd) return;
     busy = true;
     ctx.node
-      .propose(ManagerState.encode({ op: 'leader.elected', ts: Date.now(), leader: ctx.self, term, address, id: `leader.${term}.${ctx.self}` }))
-      .catch(() => undefined) // lost the leadership meanwhile: the next leader announces itself
+      .propose(ManagerState.encode(cmd))
+      .then(done, () => undefined)
       .finally(() => (busy = false));
-  }, 50);
+  }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** A leader writes leader.elected once per term, so the event stream shows leader changes in log order. */
+function announceLeadership(ctx: ManagerContext, address: string): () => void {
+  return leaderDuty(ctx, 50, () => {
+    const term = ctx.node.status().term;
+    return ctx.state.announced.term >= term ? null : { op: 'leader.elected', ts: Date.now(), leader: ctx.self, term, address, id: `leader.${term}.${ctx.self}` };
+  });
 }
 
 /** Certificates live 90 days, as Swarm's. */
@@ -87,19 +100,14 @@ const DEFAULT_CERT_TTL_MS = 90 * 86_400_000;
  * replicated state (security.init; later inits are ignored), and the certificate is renewed.
  */
 function startSecurityDuties(ctx: ManagerContext, mtls: ManagerTls, stopRenewal: () => void, log: (m: string) => void): () => void {
-  let offering = false;
-  const timer = setInterval(() => {
-    if (offering || ctx.state.security.secrets || !ctx.node.isLeader()) return;
-    offering = true;
-    ctx.node
-      .propose(ManagerState.encode({ op: 'security.init', ts: Date.now(), secrets: mtls.local, id: `security.init.${mtls.local.clusterId}` }))
-      .then(() => log('the cluster\'s CA and tokens are in the replicated state'))
-      .catch(() => undefined) // not leader any more, or not committed: the next leader offers again
-      .finally(() => (offering = false));
-  }, 200);
-  timer.unref();
+  const stopInit = leaderDuty(
+    ctx,
+    200,
+    () => (ctx.state.security.secrets ? null : { op: 'security.init', ts: Date.now(), secrets: mtls.local, id: `security.init.${mtls.local.clusterId}` }),
+    () => log('the cluster\'s CA and tokens are in the replicated state'),
+  );
   return () => {
-    clearInterval(timer);
+    stopInit();
     stopRenewal();
   };
 }

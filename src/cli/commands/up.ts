@@ -10,8 +10,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { OrchClient } from '../../client/client.js';
-import { connection } from '../client.js';
+import { clientOf, connection, withClient } from '../client.js';
 import { intOption } from '../parse.js';
 import { ProgressLine } from '../progress.js';
 import { isOurs, readClusterFile, writeClusterFile, type ClusterFile, type UpProcess } from '../local/cluster-file.js';
@@ -87,13 +86,7 @@ function tail(file: string, lines = 8): string {
 async function answers(f: ClusterFile): Promise<boolean> {
   if (!f.processes.every(isOurs)) return false;
   try {
-    const conn = await connection({ manager: f.managers.join(','), token: f.token });
-    const c = new OrchClient(conn.managers, { token: conn.token, tlsConnect: conn.tlsConnect, deadlineMs: 5_000 });
-    try {
-      return (await c.cluster()).leader !== null;
-    } finally {
-      await c.close();
-    }
+    return await withClient({ manager: f.managers.join(','), token: f.token }, async (c) => (await c.cluster()).leader !== null, { deadlineMs: 5_000 });
   } catch {
     return false;
   }
@@ -147,7 +140,7 @@ export async function up(o: UpOptions): Promise<{ file: ClusterFile; path: strin
   const p = new ProgressLine(o.log !== undefined);
   p.show(`starting ${o.managers} manager(s) and ${o.workers} worker(s)…`);
   const conn = await waitFor('TLS connection to the managers', 30_000, () => connection({ manager: peers, token: tokens.admin }), procs);
-  const c = new OrchClient(conn.managers, { token: conn.token, tlsConnect: conn.tlsConnect, deadlineMs: 5_000 });
+  const c = clientOf(conn, { deadlineMs: 5_000 });
   try {
     p.show('managers: electing a leader…');
     await waitFor('leader', 30_000, async () => (await c.cluster()).leader !== null, procs);
@@ -175,17 +168,17 @@ export async function down(o: { dir: string; purge?: boolean; log?: (l: string) 
   // Stop the services first, while the managers and workers run, so the workers remove the containers.
   if (alive.some((p) => p.role === 'manager')) {
     try {
-      const conn = await connection({ manager: f.managers.join(','), token: f.token });
-      const c = new OrchClient(conn.managers, { token: conn.token, tlsConnect: conn.tlsConnect, deadlineMs: 5_000 });
-      try {
-        const services = (await c.services()).filter((s) => s.state === 'active');
-        for (const s of services) await c.stopService(s.id);
-        if (services.length) log(`stopping ${services.length} service(s)`);
-        const end = Date.now() + 20_000;
-        while (Date.now() < end && (await c.tasks()).some((t) => t.containerId && !['complete', 'failed', 'shutdown', 'lost'].includes(t.state))) await new Promise((r) => setTimeout(r, 200));
-      } finally {
-        await c.close();
-      }
+      await withClient(
+        { manager: f.managers.join(','), token: f.token },
+        async (c) => {
+          const services = (await c.services()).filter((s) => s.state === 'active');
+          for (const s of services) await c.stopService(s.id);
+          if (services.length) log(`stopping ${services.length} service(s)`);
+          const end = Date.now() + 20_000;
+          while (Date.now() < end && (await c.tasks()).some((t) => t.containerId && !['complete', 'failed', 'shutdown', 'lost'].includes(t.state))) await new Promise((r) => setTimeout(r, 200));
+        },
+        { deadlineMs: 5_000 },
+      );
     } catch (err) {
       log(`could not stop the services through the API (${(err as Error).message}); their containers are removed directly`);
     }
