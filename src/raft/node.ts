@@ -6,6 +6,7 @@
 import { Raft, type Status } from './raft.js';
 import type { RaftStorage } from './storage.js';
 import type { HttpTransport } from './transport.js';
+import { decodeConfChange, type ConfChange, type ConfChangeRecord } from './conf-change.js';
 import { EntryType, NONE, type ConfState, type Entry, type Message, type NodeId, type Role } from './types.js';
 
 /** The replicated application: deterministic, fed committed entries in log order. */
@@ -28,6 +29,16 @@ export class OutcomeUnknownError extends Error {}
 /** The write was definitely not committed (its log position went to another entry). */
 export class NotCommittedError extends Error {}
 
+/** A membership change was refused: another is still in flight, or the change makes no sense. */
+export class ConfChangeError extends Error {
+  constructor(
+    readonly reason: 'conf-change-pending' | 'bad-conf-change',
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
 export interface RaftNodeOptions {
   id: NodeId;
   conf: ConfState;
@@ -44,6 +55,8 @@ export interface RaftNodeOptions {
   proposalTimeoutMs?: number;
   readTimeoutMs?: number;
   onRoleChange?: (role: Role, term: number, leader: NodeId) => void;
+  /** The configuration in force changed (a change entry was appended, truncated or restored). */
+  onConfChange?: (conf: ConfState) => void;
   /** Timings for metrics, reported as they happen. */
   observe?: RaftObserver;
 }
@@ -69,6 +82,8 @@ interface Waiter {
 interface PendingProposal {
   data: Uint8Array;
   type: EntryType;
+  /** A membership change instead of a command. */
+  cc?: ConfChange;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
@@ -107,6 +122,7 @@ export class RaftNode {
   private snapshotDue = false;
   private role: Role = 'follower';
   private leader: NodeId = NONE;
+  private lastConf: ConfState | null = null;
   /** For metrics: counters and the commit latency samples of this node's own proposals. */
   readonly metrics = { proposalsCommitted: 0, proposalsFailed: 0, leaderChanges: 0, snapshotsTaken: 0, applied: 0, turns: 0, readys: 0, saveMs: 0, entriesSaved: 0, turnMs: 0 };
 
@@ -218,6 +234,19 @@ export class RaftNode {
     });
   }
 
+  /**
+   * Proposes a membership change. Resolves with the change and the configuration it led to once it is
+   * committed and applied here; rejects with NotLeaderError, ConfChangeError, or OutcomeUnknownError.
+   */
+  proposeConfChange(cc: ConfChange): Promise<ConfChangeRecord> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.role !== 'leader') return Promise.reject(new NotLeaderError(this.leader));
+    return new Promise((resolve, reject) => {
+      this.proposals.push({ data: new Uint8Array(0), type: EntryType.ConfChange, cc, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
   /** Resolves when a linearizable read may be served from the local state machine (ReadIndex). */
   readBarrier(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
@@ -316,10 +345,11 @@ export class RaftNode {
     const props = this.proposals;
     this.proposals = [];
     for (const p of props) {
-      const res = c.propose(p.data, p.type);
+      const res = p.cc ? c.proposeConfChange(p.cc) : c.propose(p.data, p.type);
       if (!res.ok) {
         this.metrics.proposalsFailed++;
-        p.reject(res.reason === 'not-leader' ? new NotLeaderError(res.lead) : new NotLeaderError(NONE));
+        if (res.reason === 'conf-change-pending' || res.reason === 'bad-conf-change') p.reject(new ConfChangeError(res.reason, res.detail ?? res.reason));
+        else p.reject(res.reason === 'not-leader' ? new NotLeaderError(res.lead) : new NotLeaderError(NONE));
         continue;
       }
       const timer = setTimeout(() => {
@@ -388,6 +418,10 @@ export class RaftNode {
     }
     if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.lead);
     c.advance(rd);
+    if (c.conf !== this.lastConf) {
+      this.lastConf = c.conf;
+      this.opts.onConfChange?.(c.status().conf);
+    }
     this.serveReads();
     await this.maybeSnapshot();
   }
@@ -413,7 +447,8 @@ export class RaftNode {
   }
 
   private apply(e: Entry): void {
-    const result = e.data.length > 0 ? this.opts.sm.apply(e) : undefined;
+    // Membership changes are the core's; the application learns of them through onConfChange.
+    const result = e.type === EntryType.ConfChange ? decodeConfChange(e.data) : e.data.length > 0 ? this.opts.sm.apply(e) : undefined;
     this.metrics.applied = e.index;
     const w = this.waiting.get(e.index);
     if (!w) return;

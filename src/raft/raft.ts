@@ -2,6 +2,7 @@ import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import { committedIndex, copyConf, majority, validateConf, voteResult } from './quorum.js';
 import { Random } from './random.js';
+import { decodeConfChange, encodeConfChange, nextConf, type ConfChange } from './conf-change.js';
 import {
   EntryType,
   NONE,
@@ -38,7 +39,10 @@ export interface RaftConfig {
   id: NodeId;
   /** The voter set of a new cluster. Ignored when `persisted` holds a snapshot (its conf wins). */
   conf?: ConfState;
-  /** A voter set that wins over the snapshot's: a survivor forced into a new cluster of its own. */
+  /**
+   * A voter set that wins over the snapshot's and the log's: a survivor forced into a new cluster of
+   * its own. As leader it appends the forced configuration to its log, so that it outlives restarts.
+   */
   forceConf?: ConfState;
   persisted?: PersistedState;
   /** Ticks without hearing from a leader before a follower campaigns; randomized in [n, 2n). */
@@ -95,6 +99,8 @@ export interface Status {
   lastIndex: number;
   firstIndex: number;
   conf: ConfState;
+  /** The index of the entry that made `conf` (0: the bootstrap or a snapshot's); uncommitted while > commit. */
+  confIndex: number;
   progress: Record<number, ProgressStatus>;
 }
 
@@ -114,8 +120,19 @@ export class Raft {
   lead: NodeId = NONE;
   role: Role = 'follower';
   readonly log = new RaftLog();
+  /**
+   * The configuration in force: the newest one in the log, committed or not (dissertation §4.1), so
+   * that a node never counts votes or commits with a configuration older than one it has seen.
+   */
   conf: ConfState = { voters: [], learners: [] };
   readonly prs = new Map<NodeId, Progress>();
+  /**
+   * The configurations of the change entries in the log, oldest first. The first element is the base:
+   * the snapshot's (or the bootstrap's) configuration at its index. A truncated log pops its changes.
+   */
+  private confLog: { index: number; conf: ConfState }[] = [];
+  /** A forced configuration (--force-new-cluster) not yet written to the log by this node as leader. */
+  private forcePending = false;
 
   private readonly electionTicks: number;
   private readonly heartbeatTicks: number;
@@ -172,10 +189,16 @@ export class Raft {
     let conf = cfg.conf;
     if (p) {
       this.restorePersisted(p);
-      if (p.snapshot) conf = cfg.forceConf ?? p.snapshot.meta.conf;
+      if (p.snapshot) conf = p.snapshot.meta.conf;
     }
     if (!conf) throw new Error('raft: a configuration (conf) is required when no snapshot is persisted');
-    this.applyConf(conf);
+    this.confLog = [{ index: this.log.snapshot?.meta.index ?? 0, conf: copyConf(conf) }];
+    this.scanConfChanges(this.confLog[0].index + 1);
+    if (cfg.forceConf) {
+      this.confLog.push({ index: this.log.lastIndex(), conf: copyConf(cfg.forceConf) });
+      this.forcePending = true;
+    }
+    this.applyConf(this.confLog[this.confLog.length - 1].conf);
     this.fastStart = cfg.fastStart ?? false;
     this.becomeFollower(this.term, NONE);
     this.prevSoft = { lead: this.lead, role: this.role };
@@ -250,6 +273,7 @@ export class Raft {
   /** Appends a command to the log if this node leads. It is sent at the next ready(). */
   propose(data: Uint8Array, type: EntryType = EntryType.Normal): ProposeResult {
     this.assertDrivable();
+    if (type !== EntryType.Normal) throw new Error('raft: configuration changes go through proposeConfChange()');
     if (this.role !== 'leader') return { ok: false, reason: 'not-leader', lead: this.lead };
     if (this.leadTransferee !== NONE) return { ok: false, reason: 'transferring', lead: this.lead };
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + data.length > this.maxUncommittedBytes) {
@@ -257,6 +281,34 @@ export class Raft {
     }
     const e: Entry = { term: this.term, index: this.log.lastIndex() + 1, type, data };
     this.appendEntry(e);
+    return { ok: true, index: e.index, term: e.term };
+  }
+
+  /**
+   * Proposes one membership change. It takes effect on each node as soon as the node appends it (so
+   * the leader counts the new configuration at once), and only one may be uncommitted at a time: two
+   * single-server changes in flight could leave two majorities that do not overlap. A new leader must
+   * also commit an entry of its own term first (the fix to the single-server bug Ongaro reported in
+   * 2015), which its no-op provides.
+   */
+  proposeConfChange(cc: ConfChange): ProposeResult {
+    this.assertDrivable();
+    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', lead: this.lead };
+    if (this.leadTransferee !== NONE) return { ok: false, reason: 'transferring', lead: this.lead };
+    const pending = this.lastConfIndex();
+    if (pending > this.log.committed) {
+      return { ok: false, reason: 'conf-change-pending', lead: this.lead, detail: `the change at index ${pending} is not committed yet` };
+    }
+    if (!this.committedInTerm()) {
+      return { ok: false, reason: 'conf-change-pending', lead: this.lead, detail: 'this leader has not committed an entry of its term yet' };
+    }
+    if (this.forcePending) return { ok: false, reason: 'conf-change-pending', lead: this.lead, detail: 'the forced configuration is not in the log yet' };
+    const next = nextConf(this.conf, cc);
+    if ('error' in next) return { ok: false, reason: 'bad-conf-change', lead: this.lead, detail: next.error };
+    const e: Entry = { term: this.term, index: this.log.lastIndex() + 1, type: EntryType.ConfChange, data: encodeConfChange({ change: cc, conf: next.conf }) };
+    this.appendEntry(e);
+    this.confLog.push({ index: e.index, conf: next.conf });
+    this.applyConf(next.conf);
     return { ok: true, index: e.index, term: e.term };
   }
 
@@ -428,10 +480,12 @@ export class Raft {
     if (index > l.applied) throw new Error(`raft: snapshot at ${index} is beyond the applied index ${l.applied}`);
     if (l.snapshot && index <= l.snapshot.meta.index) return null;
     if (index < l.offset) return null;
-    const snapshot: Snapshot = { meta: { index, term: l.term(index), conf: copyConf(this.conf) }, data };
+    const snapshot: Snapshot = { meta: { index, term: l.term(index), conf: copyConf(this.confAt(index)) }, data };
     l.snapshot = snapshot;
     const to = Math.min(index - keep, l.stable);
     if (to > l.offset) l.compact(to);
+    // The snapshot's configuration becomes the base; later changes stay, as their entries do.
+    this.confLog = [{ index, conf: snapshot.meta.conf }, ...this.confLog.filter((c) => c.index > index)];
     return { snapshot, compactedTo: l.offset };
   }
 
@@ -453,6 +507,7 @@ export class Raft {
       lastIndex: this.log.lastIndex(),
       firstIndex: this.log.firstIndex(),
       conf: copyConf(this.conf),
+      confIndex: this.lastConfIndex(),
       progress,
     };
   }
@@ -523,10 +578,25 @@ export class Raft {
     if (self) self.recentActive = true;
     // A no-op in the new term: entries of earlier terms commit only with it (§5.4.2, Figure 8).
     this.appendEntry({ term: this.term, index: this.log.lastIndex() + 1, type: EntryType.Normal, data: EMPTY });
+    if (this.forcePending) {
+      // The forced configuration goes into the log, where restarts (without the flag) find it.
+      this.forcePending = false;
+      const e: Entry = { term: this.term, index: this.log.lastIndex() + 1, type: EntryType.ConfChange, data: encodeConfChange({ change: { type: 'force', id: this.id }, conf: this.conf }) };
+      this.appendEntry(e);
+      this.confLog.push({ index: e.index, conf: copyConf(this.conf) });
+    }
   }
 
+  /**
+   * A voter may campaign; so may a voter whose removal is not committed yet, or a leader that removed
+   * itself and then lost its quorum could leave the others unable to elect anyone (its log is the most
+   * up to date). It counts only the votes of its new configuration, which overlaps every majority of
+   * the old one, so this is as safe as the change itself.
+   */
   private promotable(): boolean {
-    return this.conf.voters.includes(this.id);
+    if (this.conf.voters.includes(this.id)) return true;
+    const n = this.confLog.length;
+    return n > 1 && this.confLog[n - 1].index > this.log.committed && this.confLog[n - 2].conf.voters.includes(this.id);
   }
 
   private hup(transfer: boolean): void {
@@ -672,6 +742,7 @@ export class Raft {
     }
     const last = l.maybeAppend(m.index, m.logTerm, m.entries);
     if (last >= 0) {
+      if (m.entries.length > 0) this.confAfterAppend(m.index + 1, m.entries);
       l.commitTo(Math.min(m.commit, last));
       this.sendAppResp(m.from, last, false, 0, 0);
       return;
@@ -705,6 +776,7 @@ export class Raft {
       return;
     }
     l.restore(s);
+    this.confLog = [{ index: s.meta.index, conf: copyConf(s.meta.conf) }];
     this.applyConf(s.meta.conf);
     this.sendAppResp(m.from, l.lastIndex(), false, 0, 0);
   }
@@ -739,8 +811,10 @@ export class Raft {
       pr.becomeReplicate();
     } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
 
-    if (this.maybeCommit()) this.bcastAppend(true);
-    else if (wasPaused) this.sendAppend(m.from);
+    if (this.maybeCommit()) {
+      this.bcastAppend(true);
+      if (this.stepDownIfRemoved()) return;
+    } else if (wasPaused) this.sendAppend(m.from);
     // Stream whatever else the window now allows.
     while (this.maybeSendAppend(m.from, false));
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
@@ -899,8 +973,10 @@ export class Raft {
     if (this.role === 'leader') {
       if (this.appendPending) {
         this.appendPending = false;
-        if (this.conf.voters.length === 1 && this.maybeCommit()) this.bcastAppend(true);
-        else this.bcastAppend(false);
+        if (this.conf.voters.length === 1 && this.maybeCommit()) {
+          this.bcastAppend(true);
+          this.stepDownIfRemoved();
+        } else this.bcastAppend(false);
       }
       if (this.pendingReads.length > 0 && this.committedInTerm()) this.startReadRound();
     } else if (this.role === 'follower') {
@@ -963,6 +1039,47 @@ export class Raft {
   }
 
   // ---- configuration ------------------------------------------------------------------------
+
+  private lastConfIndex(): number {
+    return this.confLog[this.confLog.length - 1].index;
+  }
+
+  /** The configuration in force at `index`: the newest change at or before it. */
+  private confAt(index: number): ConfState {
+    for (let k = this.confLog.length - 1; k > 0; k--) if (this.confLog[k].index <= index) return this.confLog[k].conf;
+    return this.confLog[0].conf;
+  }
+
+  /** Records the change entries of the log from `from` on (after a restart or an append). */
+  private scanConfChanges(from: number): void {
+    const l = this.log;
+    for (let i = Math.max(from, l.offset + 1); i <= l.lastIndex(); i++) {
+      const e = l.entry(i);
+      if (e.type === EntryType.ConfChange) this.confLog.push({ index: i, conf: decodeConfChange(e.data).conf });
+    }
+  }
+
+  /**
+   * A follower appended the leader's entries from `from` on, perhaps truncating its own: the changes it
+   * had there are gone, the leader's count. Cheap unless a change entry is involved.
+   */
+  private confAfterAppend(from: number, ents: Entry[]): void {
+    const had = this.lastConfIndex() >= from && this.confLog.length > 1;
+    if (!had && !ents.some((e) => e.type === EntryType.ConfChange)) return;
+    while (this.confLog.length > 1 && this.lastConfIndex() >= from) this.confLog.pop();
+    this.scanConfChanges(from);
+    this.applyConf(this.confLog[this.confLog.length - 1].conf);
+  }
+
+  /**
+   * A leader that is not a voter of its own configuration leads only until that configuration is
+   * committed (dissertation §4.2.2); then it steps down, and the remaining voters elect a leader.
+   */
+  private stepDownIfRemoved(): boolean {
+    if (this.role !== 'leader' || this.conf.voters.includes(this.id) || this.lastConfIndex() > this.log.committed) return false;
+    this.becomeFollower(this.term, NONE);
+    return true;
+  }
 
   private applyConf(c: ConfState): void {
     validateConf(c);

@@ -26,7 +26,9 @@ export interface HardState {
 
 /** The voter set is data, so that membership changes can be added without rewriting the core. */
 export interface ConfState {
+  /** Vote and count for commit. */
   voters: NodeId[];
+  /** Receive the log but neither vote nor count (a manager catching up before it is promoted). */
   learners: NodeId[];
 }
 
@@ -165,4 +167,11 @@ export interface Ready {
 
 export type ProposeResult =
   | { ok: true; index: number; term: number }
-  | { ok: false; reason: 'not-leader' | 'transferring' | 'too-many-uncommitted'; lead: NodeId };
+  | {
+      ok: false;
+      /** conf-change-pending: the last change is not committed yet, or this leader has not committed in its term. */
+      reason: 'not-leader' | 'transferring' | 'too-many-uncommitted' | 'conf-change-pending' | 'bad-conf-change';
+      lead: NodeId;
+      /** What was wrong with a refused configuration change. */
+      detail?: string;
+    };

@@ -33,6 +33,8 @@ export class Net {
   private readonly ignored = new Set<MessageType>();
   private queue: Message[] = [];
   readonly ids: NodeId[];
+  /** Nodes that joined later start with no configuration: they learn it from the leader. */
+  private readonly joined = new Set<NodeId>();
 
   constructor(
     n: number,
@@ -56,13 +58,21 @@ export class Net {
       ...cfg,
       id,
       seed: id,
-      conf: { voters: this.ids, learners: [] },
+      conf: this.joined.has(id) ? { voters: [], learners: [] } : { voters: this.ids.filter((x) => !this.joined.has(x)), learners: [] },
       persisted: { hardState: { ...d.hardState }, snapshot: d.snapshot, entries: d.entries.slice() },
     });
     this.nodes.set(id, r);
     this.applied.set(id, []);
     this.reads.set(id, []);
     return r;
+  }
+
+  /** A new node with an empty disk, to be added by the leader (proposeConfChange). */
+  join(id: NodeId): Raft {
+    this.ids.push(id);
+    this.joined.add(id);
+    this.disks.set(id, { hardState: { term: 0, vote: NONE, commit: 0 }, snapshot: null, entries: [] });
+    return this.boot(id);
   }
 
   node(id: NodeId): Raft {
@@ -182,7 +192,7 @@ export class Net {
 
   /** The applied commands of a node, as text (no-ops left out). */
   appliedText(id: NodeId): string[] {
-    return this.applied.get(id)!.filter((e) => e.data.length > 0).map(text);
+    return this.applied.get(id)!.filter((e) => e.data.length > 0 && e.type === 0).map(text);
   }
 
   logTerms(id: NodeId): number[] {

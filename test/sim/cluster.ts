@@ -3,11 +3,26 @@
 // persisted, pauses, leadership transfers, client proposals and ReadIndex reads. Every Ready is
 // checked against the safety properties; after the faults stop, liveness is required within a bound.
 
-import { Raft, Random, NONE, type Entry, type HardState, type Message, type NodeId, type Snapshot } from '../../src/raft/index.js';
+import { Raft, Random, NONE, type ConfState, type Entry, type HardState, type Message, type NodeId, type Snapshot } from '../../src/raft/index.js';
 import { EventHeap } from './heap.js';
 import { SafetyChecker, Violation, encodeValue, valueOf } from './invariants.js';
 
-export type FaultKind = 'crash' | 'restart' | 'partition' | 'oneway' | 'isolate' | 'heal' | 'pause' | 'transfer' | 'crash-leader' | 'forget-leader';
+export type FaultKind =
+  | 'crash'
+  | 'restart'
+  | 'partition'
+  | 'oneway'
+  | 'isolate'
+  | 'heal'
+  | 'pause'
+  | 'transfer'
+  | 'crash-leader'
+  | 'forget-leader'
+  // Membership, proposed by whichever node leads: a new node joins as a learner, a learner is
+  // promoted, a member (perhaps the leader itself) is removed.
+  | 'add-learner'
+  | 'promote'
+  | 'remove';
 
 export interface Fault {
   /** Virtual milliseconds from the start. */
@@ -49,6 +64,7 @@ export interface SimResult {
     crashes: number;
     snapshotsSent: number;
     snapshotsInstalled: number;
+    confChanges: number;
     messages: number;
     dropped: number;
     convergedAtMs: number;
@@ -90,7 +106,11 @@ class SimNode {
   reads = new Map<number, PendingRead>();
   waitingReads: PendingRead[] = [];
   lastRole = 'follower';
-  constructor(readonly id: NodeId) {}
+  constructor(
+    readonly id: NodeId,
+    /** The configuration it starts from without a snapshot: the first members', or none for a joiner. */
+    readonly bootConf: ConfState,
+  ) {}
 }
 
 type SimEvent =
@@ -109,6 +129,7 @@ const SNAPSHOT_EVERY = 25;
 export class Simulation {
   private readonly rand: Random;
   private readonly nodes = new Map<NodeId, SimNode>();
+  /** Every node ever created, members or not: ids are never reused. */
   private readonly ids: NodeId[];
   private readonly heap = new EventHeap<SimEvent>();
   private readonly checker = new SafetyChecker();
@@ -134,6 +155,7 @@ export class Simulation {
     crashes: 0,
     snapshotsSent: 0,
     snapshotsInstalled: 0,
+    confChanges: 0,
     messages: 0,
     dropped: 0,
     convergedAtMs: -1,
@@ -152,7 +174,7 @@ export class Simulation {
     this.tickMs = opts.tickMs ?? 10;
     this.traceOn = opts.trace ?? false;
     this.ids = Array.from({ length: schedule.nodes }, (_, k) => k + 1);
-    for (const id of this.ids) this.nodes.set(id, new SimNode(id));
+    for (const id of this.ids) this.nodes.set(id, new SimNode(id, { voters: [...this.ids], learners: [] }));
   }
 
   run(): SimResult {
@@ -246,7 +268,7 @@ export class Simulation {
     const d = n.disk;
     n.raft = new Raft({
       id,
-      conf: { voters: this.ids, learners: [] },
+      conf: n.bootConf,
       persisted: { hardState: { ...d.hardState }, snapshot: d.snapshot, entries: d.entries.slice() },
       electionTicks: ELECTION_TICKS,
       heartbeatTicks: HEARTBEAT_TICKS,
@@ -354,7 +376,7 @@ export class Simulation {
   private apply(n: SimNode, e: Entry): void {
     this.checker.onApply(n.id, e);
     const v = valueOf(e);
-    if (v !== 0) {
+    if (v > 0) {
       n.values.push(v);
       n.valueSet.add(v);
     }
@@ -526,6 +548,11 @@ export class Simulation {
         }
         break;
       }
+      case 'add-learner':
+      case 'promote':
+      case 'remove':
+        this.changeMembership(f.kind, f.a);
+        break;
       case 'transfer': {
         const n = this.ids.map((id) => this.nodes.get(id)!).find((x) => x.raft?.role === 'leader');
         if (n && n.raft) {
@@ -535,6 +562,33 @@ export class Simulation {
         break;
       }
     }
+  }
+
+  private changeMembership(kind: 'add-learner' | 'promote' | 'remove', k: number): void {
+    const leader = this.ids.map((id) => this.nodes.get(id)!).find((x) => x.raft?.role === 'leader' && this.now >= x.pausedUntil);
+    if (!leader) return;
+    const r = leader.raft!;
+    const conf = r.conf;
+    let id: NodeId;
+    if (kind === 'add-learner') {
+      // At most 7 members; a new node has a new id and an empty disk.
+      if (conf.voters.length + conf.learners.length >= 7) return;
+      id = this.ids.length + 1;
+    } else {
+      const pool = kind === 'promote' ? conf.learners : [...conf.voters, ...conf.learners];
+      if (pool.length === 0) return;
+      id = pool[((k % pool.length) + pool.length) % pool.length];
+    }
+    const res = r.proposeConfChange({ type: kind, id });
+    this.trace(`${kind} ${id} by leader ${leader.id}: ${res.ok ? `index ${res.index}` : `refused (${res.reason}${res.detail ? `: ${res.detail}` : ''})`}`);
+    if (!res.ok) return;
+    this.stats.confChanges++;
+    if (kind === 'add-learner') {
+      this.ids.push(id);
+      this.nodes.set(id, new SimNode(id, { voters: [], learners: [] }));
+      this.start(id);
+    }
+    this.scheduleReady(leader);
   }
 
   private endFaults(): void {
@@ -555,7 +609,8 @@ export class Simulation {
     if (leaders.length !== 1) return false;
     const l = leaders[0].raft!;
     if (l.log.term(l.log.committed) !== l.term || l.log.committed !== l.log.lastIndex()) return false;
-    for (const id of this.ids) {
+    // Removed nodes may never hear that they were removed: only members must catch up.
+    for (const id of [...l.conf.voters, ...l.conf.learners]) {
       const n = this.nodes.get(id)!;
       const r = n.raft;
       if (!r || r.log.applied !== l.log.committed || r.term !== l.term) return false;
