@@ -3,14 +3,27 @@
 // other fault), of a random manager or worker; SIGSTOP/SIGCONT of a manager; Raft partitions that
 // are one-way (a manager's outgoing or incoming messages lost) or two-way (a manager isolated; with
 // 5 managers, a 2/3 split); a worker cut off from every manager; and now and then a manager's data
-// dir wiped while it is down, so that it rejoins empty.
+// dir wiped while it is down, so that it rejoins empty; and membership changes: a manager (often the
+// leader) removed with the API, its data wiped, and a new manager joined (new address, new id).
 import { request } from 'undici';
 import type { ProcessCluster } from '../../test/helpers/cluster.js';
 import type { FaultSpec } from '../../src/raft/faults.js';
 import type { OrchClient } from '../../src/client/client.js';
 import type { Random } from './random.js';
+import { until } from './until.js';
 
-export type FaultKind = 'kill-leader' | 'kill-manager' | 'kill-worker' | 'pause-manager' | 'partition-out' | 'partition-in' | 'partition-isolate' | 'partition-split' | 'isolate-worker' | 'wipe-manager';
+export type FaultKind =
+  | 'kill-leader'
+  | 'kill-manager'
+  | 'kill-worker'
+  | 'pause-manager'
+  | 'partition-out'
+  | 'partition-in'
+  | 'partition-isolate'
+  | 'partition-split'
+  | 'isolate-worker'
+  | 'wipe-manager'
+  | 'replace-manager';
 
 export interface FaultEvent {
   kind: FaultKind;
@@ -27,6 +40,10 @@ export interface NemesisOptions {
   holdMs: [number, number];
   /** One fault in this many (besides leader kills) wipes a manager; 0: never. */
   wipeOneIn: number;
+  /** One fault in this many (besides leader kills) replaces a manager (remove, then join anew); 0: never. */
+  replaceOneIn: number;
+  /** The managers the clients talk to: a replaced manager's address is swapped for its successor's in place. */
+  clientAddresses: string[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,6 +93,7 @@ export class Nemesis {
 
   private pickOther(): FaultKind {
     if (this.o.wipeOneIn > 0 && this.rnd.between(1, this.o.wipeOneIn) === 1) return 'wipe-manager';
+    if (this.o.replaceOneIn > 0 && this.rnd.between(1, this.o.replaceOneIn) === 1) return 'replace-manager';
     const kinds: FaultKind[] = ['kill-manager', 'kill-worker', 'pause-manager', 'partition-out', 'partition-in', 'partition-isolate', 'isolate-worker'];
     if (this.c.managers.length >= 5) kinds.push('partition-split');
     return this.rnd.pick(kinds);
@@ -112,9 +130,36 @@ export class Nemesis {
     }
   }
 
-  /** The Raft id of manager index k (ids follow the sorted addresses). */
+  /** The Raft id of manager index k (ids follow the sorted --peers; a joined manager's was learned). */
   private idOf(k: number): number {
-    return [...this.c.addresses].sort().indexOf(this.c.managers[k].address) + 1;
+    return this.c.managers[k].joinedId ?? [...this.c.initialPeers].sort().indexOf(this.c.managers[k].address) + 1;
+  }
+
+
+  /**
+   * Removes manager k from the cluster with the API (the leader hands over first if it is k), waits
+   * for it to stop, wipes its data, and joins a new manager at the same address: it gets a new id,
+   * catches up as a learner, and is promoted.
+   */
+  private async replace(k: number): Promise<string> {
+    const c = this.c;
+    const m = c.managers[k];
+    const id = this.idOf(k);
+    await until(`removal of manager ${id}`, 30_000, async () => (await this.client.removeManager(id)).removed === id);
+    // It stops by itself once told; a manager that was down or cut off is killed.
+    await Promise.race([m.exited, sleep(5_000)]);
+    if (m.running) await c.kill(k);
+    c.wipe(k);
+    c.retire(k);
+    const via = c.managers.filter((x) => x.running).map((x) => x.address).join(',');
+    const nk = await c.addManager(via);
+    const nm = c.managers[nk];
+    const slot = this.o.clientAddresses.indexOf(m.address);
+    if (slot >= 0) this.o.clientAddresses[slot] = nm.address;
+    const st = await until(`manager at ${nm.address} joined`, 30_000, () => c.status(nk));
+    nm.joinedId = st.id;
+    await until(`manager ${st.id} promoted`, 60_000, async () => (await this.client.cluster()).managers.some((x) => x.id === st.id && x.suffrage === 'voter'));
+    return `m${id}->m${st.id}`;
   }
 
   private async inject(kind: FaultKind, hold: number): Promise<void> {
@@ -134,7 +179,10 @@ export class Nemesis {
         if (kind === 'kill-leader') k = await this.leaderIndex();
         else {
           const leader = await this.leaderIndex().catch(() => -1);
-          const candidates = all.filter((x) => c.managers[x].running && (kind !== 'wipe-manager' || x !== leader));
+          // A wiped manager restarts under its old id, which only --peers managers do; a joined one
+          // that lost its data must be replaced (replace-manager) instead.
+          const candidates = all.filter((x) => c.managers[x].running && (kind !== 'wipe-manager' || (x !== leader && !c.managers[x].joinVia)));
+          if (candidates.length === 0) throw new Error(`no manager to ${kind}`);
           k = this.rnd.pick(candidates);
         }
         record(`m${k + 1}`);
@@ -142,6 +190,15 @@ export class Nemesis {
         if (kind === 'wipe-manager') c.wipe(k);
         await sleep(hold);
         c.spawn(k);
+        break;
+      }
+      case 'replace-manager': {
+        // Most often the leader, the hardest case (it must hand over first).
+        const leader = await this.leaderIndex().catch(() => -1);
+        const running = all.filter((x) => c.managers[x].running);
+        const k = leader >= 0 && this.rnd.next() < 0.5 ? leader : this.rnd.pick(running);
+        record(`m${this.idOf(k)}`);
+        ev.target = await this.replace(k);
         break;
       }
       case 'kill-worker': {

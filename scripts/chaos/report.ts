@@ -49,6 +49,7 @@ const FAULT_COLOR: Record<string, string> = {
   'partition-split': '#e377c2',
   'isolate-worker': '#7f7f7f',
   'wipe-manager': '#000000',
+  'replace-manager': '#8c564b',
 };
 
 export function timelineHtml(s: Summary, samples: Sample[], faults: FaultEvent[], ops: Recorded[]): string {

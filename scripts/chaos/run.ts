@@ -12,6 +12,7 @@ import { History } from './history.js';
 import { checkByKey } from './linearizability.js';
 import { kvModel, serviceModel } from './models.js';
 import { Nemesis } from './nemesis.js';
+import { until } from './until.js';
 import { Observer } from './observer.js';
 import { Random } from './random.js';
 import { summaryText, timelineHtml, type CheckLine, type Summary } from './report.js';
@@ -28,25 +29,13 @@ export interface ChaosOptions {
   gapMs?: [number, number];
   holdMs?: [number, number];
   wipeOneIn?: number;
+  /** One fault in this many (besides leader kills) replaces a manager: removed, wiped, a new one joined. */
+  replaceOneIn?: number;
   log?: (line: string) => void;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, ms: number, f: () => Promise<T | false | null | undefined>): Promise<T> {
-  const end = Date.now() + ms;
-  let last = '';
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(200);
-  }
-  throw new Error(`${what} not reached within ${ms / 1000} s${last ? ` (${last})` : ''}`);
-}
 
 export async function runChaos(o: ChaosOptions): Promise<Summary> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
@@ -63,13 +52,17 @@ export async function runChaos(o: ChaosOptions): Promise<Summary> {
       for (const x of await docker.listContainers({ all: true, filters: { label: [`orch.service=${name}`] } }).catch(() => [])) await docker.getContainer(x.Id).remove({ force: true }).catch(() => undefined);
     }
   };
-  const admin = chaosClient(c.addresses);
+  // Shared by the clients; the nemesis swaps a replaced manager's address for its successor's.
+  const addresses = [...c.addresses];
+  const admin = chaosClient(addresses);
   const observer = new Observer(c, () => history.now());
   const nemesis = new Nemesis(c, admin, rnd.fork(), () => history.now(), {
     dockerHost: host,
     gapMs: o.gapMs ?? [1500, 3500],
     holdMs: o.holdMs ?? [800, 2500],
     wipeOneIn: o.wipeOneIn ?? 25,
+    replaceOneIn: o.replaceOneIn ?? 10,
+    clientAddresses: addresses,
   });
   const checks: CheckLine[] = [];
   const check = (name: string, ok: boolean, detail: string) => {
@@ -84,8 +77,8 @@ export async function runChaos(o: ChaosOptions): Promise<Summary> {
     observer.start();
     const keys = Array.from({ length: o.keys ?? 5 }, (_, k) => `k${k}`);
     const loops: ClientLoop[] = [];
-    for (let k = 0; k < (o.kvClients ?? 4); k++) loops.push(kvClient(k, c.addresses, keys, history, rnd.fork()));
-    loops.push(serviceClient(100, c.addresses, services, history, rnd.fork()));
+    for (let k = 0; k < (o.kvClients ?? 4); k++) loops.push(kvClient(k, addresses, keys, history, rnd.fork()));
+    loops.push(serviceClient(100, addresses, services, history, rnd.fork()));
     nemesis.start();
     const t0 = Date.now();
     while (Date.now() - t0 < o.durationMs) {

@@ -41,6 +41,14 @@ export interface ManagerInfo {
   commit: number;
   applied: number;
   reachable: boolean;
+  /** voter, learner (joined, still catching up), or none (removed) */
+  suffrage?: 'voter' | 'learner' | 'none';
+}
+
+export interface JoinedManager {
+  id: number;
+  clusterId: string;
+  managers: Record<string, string>;
 }
 
 export interface ClusterInfo {
@@ -289,6 +297,16 @@ export class OrchClient {
 
   cluster(): Promise<ClusterInfo> {
     return this.call('GET', '/v1/cluster');
+  }
+
+  /** Adds a manager at `address` as a learner; the leader promotes it once it has caught up. */
+  addManager(address: string): Promise<JoinedManager> {
+    return this.call('POST', '/v1/managers', { address });
+  }
+
+  /** Removes manager `id` from the cluster (the leader hands over first if it is the one). */
+  removeManager(id: number): Promise<{ removed: number; address: string | null; conf: { voters: number[]; learners: number[] } }> {
+    return this.call('DELETE', `/v1/managers/${id}`);
   }
 
   async close(): Promise<void> {

@@ -24,12 +24,17 @@ import { Reconciler } from './reconciler.js';
 import type { Strategy } from '../scheduler/index.js';
 import { Liveness } from './liveness.js';
 import { workerRoutes } from './api/workers.js';
+import { managerRoutes } from './api/managers.js';
+import { joinCluster } from './join-cluster.js';
 import type { ManagerContext } from './context.js';
 import { ManagerState, type Envelope } from './state/machine.js';
 
 export interface ManagerOptions {
   listen: string;
+  /** Every manager of a new cluster (this one included); empty with `join`. */
   peers: string[];
+  /** Join a running cluster through these managers (comma-separated), as a learner first. */
+  join?: string;
   dataDir: string;
   advertise?: string;
   heartbeatMs?: number;
@@ -61,6 +66,8 @@ export interface ManagerOptions {
   certTtlMs?: number;
   /** Where a new cluster's tokens are shown once (default: standard output). */
   announce?: (text: string) => void;
+  /** This manager was removed from the cluster; it has stopped participating. */
+  onRemoved?: () => void;
 }
 
 /**
@@ -127,11 +134,19 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
   const self = o.advertise ?? o.listen;
   if (o.advertise) parseAddress('--advertise', o.advertise);
   const peers = [...new Set(o.peers.map((p) => p.trim()).filter(Boolean))];
-  if (peers.length === 0) throw new Error('--peers: give the addresses of all managers, e.g. 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003');
+  if (o.join !== undefined) {
+    if (peers.length > 0) throw new Error('--join and --peers: give one; --peers starts a new cluster, --join joins a running one');
+    const via = o.join.split(',').map((a) => a.trim()).filter(Boolean);
+    if (via.length === 0) throw new Error('--join: give the address of a manager of the running cluster, e.g. 127.0.0.1:7001');
+    for (const a of via) parseAddress('--join', a);
+    if (o.forceNewCluster) throw new Error('--force-new-cluster and --join: a forced cluster starts from --peers');
+    if (!o.insecure) throw new Error('--join: joining a TLS cluster at run time is not built yet; add TLS managers with --peers and --token when the cluster is created (or use --insecure on loopback)');
+    if (via.includes(self)) throw new Error(`--join: ${self} is this manager's own address; give another manager's`);
+  } else if (peers.length === 0) throw new Error('--peers: give the addresses of all managers, e.g. 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 (or --join to join a running cluster)');
   for (const p of peers) parseAddress('--peers', p);
   peers.sort();
   const k = peers.indexOf(self);
-  if (k < 0) throw new Error(`--peers: this manager's address ${self} is not in the list (${peers.join(',')}); use --advertise if it differs from --listen`);
+  if (k < 0 && o.join === undefined) throw new Error(`--peers: this manager's address ${self} is not in the list (${peers.join(',')}); use --advertise if it differs from --listen`);
   for (const [flag, v, lo] of [
     ['--heartbeat-ms', o.heartbeatMs, 1],
     ['--election-ms', o.electionMs, 2],
@@ -149,6 +164,7 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
       if (!isLoopback(parseAddress(flag, a).host)) throw new Error(`${flag}: ${a} is not a loopback address; --insecure (plain HTTP, no authentication) is for loopback only`);
     }
     if (o.token) throw new Error('--token: a token joins a TLS cluster; drop --insecure, or drop --token');
+    if (o.join !== undefined) for (const a of o.join.split(',').filter(Boolean)) if (!isLoopback(parseAddress('--join', a.trim()).host)) throw new Error(`--join: ${a} is not a loopback address; --insecure is for loopback only`);
   }
   if ((o.electionMs ?? 1000) <= (o.heartbeatMs ?? 100)) throw new Error(`--election-ms (${o.electionMs ?? 1000}) must be larger than --heartbeat-ms (${o.heartbeatMs ?? 100})`);
   const clusterId = createHash('sha256').update(peers.join(',')).digest('hex').slice(0, 16);
@@ -199,12 +215,34 @@ function announceNewCluster(o: ManagerOptions, t: NonNullable<ManagerTls['create
 }
 
 export async function startManager(o: ManagerOptions): Promise<Manager> {
-  const { self, peers, id, clusterId } = validateManagerOptions(o);
+  const v = validateManagerOptions(o);
+  const { self, peers } = v;
+  let { id, clusterId } = v;
   const listen = parseAddress('--listen', o.listen);
   mkdirSync(o.dataDir, { recursive: true });
   const storage = await RaftStorage.open(o.dataDir);
   const known = await storage.identity();
-  if (o.forceNewCluster) await forceNewCluster(o, storage, known, { id, address: self, clusterId }, peers);
+  // The managers this one knows of at start: --peers, or what the cluster said when it joined.
+  let base = new Map<NodeId, string>(peers.map((p, k) => [k + 1, p]));
+  if (o.join !== undefined) {
+    try {
+      if (known) {
+        if (!known.joined) throw new Error(`--join: data dir ${o.dataDir} belongs to manager ${known.id} of cluster ${known.clusterId}, started with --peers; start it with --peers`);
+        if (known.address !== self) throw new Error(`--join: data dir ${o.dataDir} belongs to manager ${known.id} at ${known.address}, not ${self}`);
+      }
+      const ident = known ?? (await joinCluster(o.join, self));
+      id = ident.id;
+      clusterId = ident.clusterId;
+      base = new Map(Object.entries(ident.joined ?? {}).map(([k, a]) => [Number(k), a]));
+      if (!known) await storage.setIdentity(ident);
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
+  } else if (known?.joined) {
+    await storage.close();
+    throw new Error(`data dir ${o.dataDir} belongs to manager ${known.id}, which joined cluster ${known.clusterId} at run time; start it with --join`);
+  } else if (o.forceNewCluster) await forceNewCluster(o, storage, known, { id, address: self, clusterId }, peers);
   else if (known && (known.id !== id || known.address !== self || known.clusterId !== clusterId)) {
     await storage.close();
     throw new Error(
@@ -226,9 +264,12 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     await storage.close();
     throw err;
   }
-  if (!known && !o.forceNewCluster) await storage.setIdentity({ id, address: self, clusterId });
+  if (!known && !o.forceNewCluster && o.join === undefined) await storage.setIdentity({ id, address: self, clusterId });
 
-  const addresses = new Map<NodeId, string>(peers.map((p, k) => [k + 1, p]));
+  // The address book follows the replicated state (managers added and removed at run time).
+  const addresses = new Map<NodeId, string>(base);
+  base.set(id, self);
+  addresses.set(id, self);
   // Request logging stays off: the Raft transport alone makes tens of requests a second.
   const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 2 << 20, ...(mtls ? { https: mtls.tls.serverOptions() } : {}) });
   if (mtls) {
@@ -237,9 +278,24 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   }
   const state = new ManagerState();
   let metrics: ManagerMetrics | null = null;
+  let transport: HttpTransport | null = null;
+  const peerIds = new Set(addresses.keys());
+  state.onMembershipChange = () => {
+    const next = state.membership.addresses(base);
+    next.set(id, self);
+    if (next.size === addresses.size && [...next].every(([k, a]) => addresses.get(k) === a)) return;
+    addresses.clear();
+    peerIds.clear();
+    for (const [k, a] of next) {
+      addresses.set(k, a);
+      peerIds.add(k);
+    }
+    transport?.setPeers(addresses);
+  };
   const node = new RaftNode({
     id,
-    conf: { voters: [...addresses.keys()], learners: [] },
+    // A joining manager knows no configuration: it learns it from the leader's log or snapshot.
+    conf: o.join !== undefined ? { voters: [], learners: [] } : { voters: [...addresses.keys()], learners: [] },
     forceConf: o.forceNewCluster === true,
     storage,
     sm: state,
@@ -252,7 +308,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     onRoleChange: (role, term, leader) => app.log.info({ role, term, leader }, `manager ${id} is ${role} in term ${term}${leader ? `, leader ${leader}` : ''}`),
   });
   const faults = o.chaos ? new NetworkFaults() : undefined;
-  const transport = new HttpTransport(
+  transport = new HttpTransport(
     id,
     addresses,
     { unreachable: (to) => node.reportUnreachable(to), snapshotDone: (to, ok) => node.reportSnapshot(to, ok), receive: (msgs) => node.receive(msgs) },
@@ -268,7 +324,6 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     net: mtls ? { url: (a, p) => `https://${a}${p}`, dispatcher: mtls.tls.agent } : { url: (a, p) => `http://${a}${p}`, dispatcher: undefined },
     security: mtls ? { tls: mtls.tls, secrets: () => state.security.secrets ?? local!, certTtlMs } : undefined,
   };
-  const peerIds = new Set(addresses.keys());
   installErrorHandler(app);
   installValidation(app);
   installAuth(app, ctx);
@@ -285,6 +340,14 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   await app.register(eventRoutes, { ctx });
   await app.register(uiRoutes);
   await app.register(clusterRoutes, { ctx });
+  let removedHandled = false;
+  const onRemoved = () => {
+    if (removedHandled) return;
+    removedHandled = true;
+    app.log.warn(`manager ${id} was removed from the cluster; it stops participating`);
+    setImmediate(() => void stopManager().then(() => o.onRemoved?.()));
+  };
+  await app.register(managerRoutes, { ctx, clusterId, electionMs: o.electionMs ?? 1000, onRemoved });
   await app.register(serviceRoutes, { ctx });
   const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3);
   ctx.usage = (id) => liveness.usage.get(id) ?? null;
@@ -301,6 +364,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   reconciler.start();
   liveness.start();
   const stopAnnouncer = announceLeadership(ctx, self);
+  const stopPromoter = promoteCaughtUpLearners(ctx, (m) => app.log.info(m));
+  const stopRemovalWatch = watchOwnRemoval(ctx, onRemoved);
   const stopSecurity = mtls ? startSecurityDuties(ctx, mtls, bootstrap!.startManagerRenewal(o.dataDir, self, mtls, certTtlMs, note), note) : () => undefined;
   if (o.insecure) app.log.warn('INSECURE: --insecure serves plain HTTP with no authentication; for development on loopback only');
   if (mtls?.created) announceNewCluster(o, mtls.created, mtls.tls.material.clusterId);
@@ -317,11 +382,52 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     liveness.stop();
     stopSecurity();
     stopAnnouncer();
+    stopPromoter();
+    stopRemovalWatch();
     await node.stop();
     await app.close();
-    await transport.close();
+    await transport?.close();
     await mtls?.tls.close();
     await storage.close();
   }
-  return { id, app, node, state, storage, stop: () => (stopping ??= stop()) };
+  const stopManager = () => (stopping ??= stop());
+  return { id, app, node, state, storage, stop: stopManager };
+}
+
+/** How far (in entries) a learner may trail the commit index and still be promoted. */
+const PROMOTE_WITHIN = 200;
+
+/** The leader promotes a learner to voter once it has caught up (and answers), one at a time. */
+function promoteCaughtUpLearners(ctx: ManagerContext, log: (m: string) => void): () => void {
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy || !ctx.node.isReadyLeader()) return;
+    const st = ctx.node.status();
+    if (st.confIndex > st.commit) return;
+    const ready = st.conf.learners.find((l) => {
+      const p = st.progress[l];
+      return p !== undefined && p.recentActive && p.state === 'replicate' && st.commit - p.match <= PROMOTE_WITHIN;
+    });
+    if (ready === undefined) return;
+    busy = true;
+    ctx.node
+      .proposeConfChange({ type: 'promote', id: ready })
+      .then(() => log(`manager ${ready} caught up and was promoted to voter`), () => undefined)
+      .finally(() => (busy = false));
+  }, 100);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** A manager whose own log says it was removed (and that this is committed) stops. */
+function watchOwnRemoval(ctx: ManagerContext, removed: () => void): () => void {
+  let wasMember = false;
+  const timer = setInterval(() => {
+    const st = ctx.node.status();
+    const member = st.conf.voters.includes(ctx.self) || st.conf.learners.includes(ctx.self);
+    if (member) wasMember = true;
+    else if (wasMember && st.confIndex <= st.commit) removed();
+  }, 250);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -52,6 +52,11 @@ export interface Identity {
   id: number;
   address: string;
   clusterId: string;
+  /**
+   * A manager that joined a running cluster (--join): the managers it was told of then (id ->
+   * address), its address book until the replicated state says more. Absent for --peers managers.
+   */
+  joined?: Record<string, string>;
 }
 
 export interface StorageStats {

@@ -78,6 +78,19 @@ export class HttpTransport {
     for (const [id, addr] of peers) if (id !== self) this.peers.set(id, new Peer(id, addr, opts.timeoutMs, opts.tlsConnect));
   }
 
+  /** Follows membership changes: new managers get a connection, removed ones lose theirs. */
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    if (this.closed) return;
+    for (const [id, p] of this.peers) {
+      if (peers.get(id) === p.address) continue;
+      this.peers.delete(id);
+      void p.pool.destroy().catch(() => undefined);
+    }
+    for (const [id, addr] of peers) {
+      if (id !== this.self && !this.peers.has(id)) this.peers.set(id, new Peer(id, addr, this.opts.timeoutMs, this.opts.tlsConnect));
+    }
+  }
+
   /** Queues messages; never blocks the caller. */
   send(msgs: readonly Message[]): void {
     if (this.closed) return;

@@ -65,6 +65,10 @@ class ChildHandle {
 }
 
 export class ManagerProcess extends ChildHandle {
+  /** Set for a manager that joined at run time: it restarts with --join, not --peers. */
+  joinVia?: string;
+  /** A joined manager's id, once known (from /raft/status). */
+  joinedId?: number;
   constructor(
     readonly address: string,
     readonly dataDir: string,
@@ -94,6 +98,8 @@ export class WorkerProcess extends ChildHandle {
 
 export class ProcessCluster {
   readonly managers: ManagerProcess[] = [];
+  /** Managers removed from the cluster (retire()): no longer in `managers`, still stopped at the end. */
+  readonly retired: ManagerProcess[] = [];
   readonly workers: WorkerProcess[] = [];
   private constructor(
     readonly dir: string,
@@ -108,6 +114,7 @@ export class ProcessCluster {
       const port = await freePort();
       c.managers.push(new ManagerProcess(`127.0.0.1:${port}`, join(dir, `m${k + 1}`), join(dir, `m${k + 1}.log`)));
     }
+    c.bootPeers = c.managers.map((m) => m.address);
     if (opts.secure) {
       // The first manager makes the CA and the tokens; the others need its manager token.
       c.spawn(0, { extra: ['--tokens-file', c.tokensFile] });
@@ -130,17 +137,39 @@ export class ProcessCluster {
     return JSON.parse(readFileSync(this.tokensFile, 'utf8')) as ReturnType<ProcessCluster['tokens']>;
   }
 
+  private bootPeers: string[] = [];
+
+  /** The --peers of the managers the cluster started with (joined managers are not in it). */
+  get initialPeers(): string[] {
+    return this.bootPeers;
+  }
+
   get addresses(): string[] {
     return this.managers.map((m) => m.address);
   }
 
-  /** Index in this.managers of the manager with Raft id `id` (ids follow the sorted addresses). */
+  /** Index in this.managers of the manager with Raft id `id` (ids follow the sorted --peers; joined ones are asked). */
   indexOfId(id: number): number {
-    const sorted = [...this.addresses].sort();
-    return this.addresses.indexOf(sorted[id - 1]);
+    const sorted = [...this.initialPeers].sort();
+    if (id <= sorted.length) return this.addresses.indexOf(sorted[id - 1]);
+    return this.managers.findIndex((m) => m.joinedId === id);
   }
 
-  /** Starts (or restarts) manager k; `peers` and `extra` change its command line for this start only. */
+  /**
+   * A new manager that joins the running cluster through `via` (--join): it is added to
+   * this.managers and started. Returns its index.
+   */
+  async addManager(via: string): Promise<number> {
+    const port = await freePort();
+    const k = this.managers.length;
+    const n = this.managers.length + this.retired.length + 1;
+    this.managers.push(new ManagerProcess(`127.0.0.1:${port}`, join(this.dir, `m${n}`), join(this.dir, `m${n}.log`)));
+    this.managers[k].joinVia = via;
+    this.spawn(k);
+    return k;
+  }
+
+  /** Starts (or restarts) manager k; `peers`, `join` and `extra` change its command line for this start only. */
   spawn(k: number, override: { peers?: string[]; extra?: string[] } = {}): void {
     const m = this.managers[k];
     const o = this.opts;
@@ -149,8 +178,7 @@ export class ProcessCluster {
       'manager',
       '--listen',
       m.address,
-      '--peers',
-      (override.peers ?? this.addresses).join(','),
+      ...(m.joinVia && !override.peers ? ['--join', m.joinVia] : ['--peers', (override.peers ?? this.initialPeers).join(',')]),
       '--data-dir',
       m.dataDir,
       '--heartbeat-ms',
@@ -277,6 +305,12 @@ export class ProcessCluster {
     return m ? Number(m[1]) : 0;
   }
 
+  /** Takes manager k (removed from the cluster, and stopped) out of `managers`; indexes after it shift. */
+  retire(k: number): void {
+    if (this.managers[k].running) throw new Error('stop the manager before retiring it');
+    this.retired.push(...this.managers.splice(k, 1));
+  }
+
   logTails(lines = 15): string {
     return this.managers
       .map((m, k) => {
@@ -289,7 +323,7 @@ export class ProcessCluster {
   /** Stops every manager (SIGTERM, then SIGKILL after a grace) and removes the temp dir. */
   async stop(keep = false): Promise<void> {
     await Promise.all(
-      [...this.workers, ...this.managers].map(async (m) => {
+      [...this.workers, ...this.managers, ...this.retired].map(async (m) => {
         if (!m.running) return;
         try {
           process.kill(m.pid, 'SIGCONT');

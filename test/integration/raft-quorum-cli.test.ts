@@ -38,7 +38,7 @@ t.test('the CLI: kv set/get/ls/rm and cluster, tables and --json', async (t) => 
   t.equal(info.managers.length, 3);
   t.equal(info.managers.filter((x) => x.role === 'leader').length, 1);
   const table = await orch(['cluster', ...m]);
-  t.match(table.stdout, /ID\s+ADDRESS\s+ROLE\s+TERM\s+COMMIT\s+APPLIED\s+REACHABLE/);
+  t.match(table.stdout, /ID\s+ADDRESS\s+ROLE\s+SUFFRAGE\s+TERM\s+COMMIT\s+APPLIED\s+REACHABLE/);
   t.match(table.stdout, /leader \*/);
   const bad = await orch(['kv', 'get', 'x', '--manager', 'nonsense']);
   t.match(bad.stderr, /^orch: --manager: expected host:port/);

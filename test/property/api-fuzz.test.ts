@@ -156,6 +156,11 @@ function routes(clusterId: string, secure: Secure | null): fc.Arbitrary<Req>[] {
     noBody('POST', role.map((r) => `/v1/tokens/${r}/rotate`)),
     noBody('DELETE', nodeId.map((s) => `/v1/nodes/${s}`)),
     noBody('GET', fc.constant('/metrics')),
+    // Membership: a learner at a dead address may really be added (it never counts); removing the
+    // only voter is refused; /raft/removed must not stop a manager that is still a member.
+    withBody('POST', fc.constant('/v1/managers'), mutated({ address: '127.0.0.1:9' })),
+    noBody('DELETE', fc.oneof(fc.constantFrom('1', '2', '0', '-3'), segment).map((s) => `/v1/managers/${s}`)),
+    withBody('POST', fc.constant('/raft/removed'), mutated({ id: 1 })),
     // Never ?follow=true: that stream stays open by design.
     fc.tuple(fc.oneof(nasty, fc.constantFrom('0', '3-0', '3-1', '99999999', '-1')), auth).map(([since, a]) => ({ method: 'GET' as const, url: `/v1/events?since=${encodeURIComponent(since)}`, headers: a })),
   ];

@@ -50,15 +50,15 @@ export function kvCommand(program: Command): void {
 export function clusterCommand(program: Command): void {
   program
     .command('cluster')
-    .description('list the managers: id, address, role, term, commit, applied, reachable')
+    .description('list the managers: id, address, role, suffrage (voter or learner), term, commit, applied, reachable')
     .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')
     .action(async (o: ClientOpts) => {
       const info = await withClient(o, (c) => c.cluster());
       if (o.json) return printJson(info);
       printTable(
-        ['ID', 'ADDRESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'REACHABLE'],
-        info.managers.map((m) => [m.id, m.address, m.id === info.leader ? 'leader *' : m.role, m.term, m.commit, m.applied, m.reachable ? 'yes' : 'no']),
+        ['ID', 'ADDRESS', 'ROLE', 'SUFFRAGE', 'TERM', 'COMMIT', 'APPLIED', 'REACHABLE'],
+        info.managers.map((m) => [m.id, m.address, m.id === info.leader ? 'leader *' : m.role, m.suffrage ?? '-', m.term, m.commit, m.applied, m.reachable ? 'yes' : 'no']),
       );
     });
 }

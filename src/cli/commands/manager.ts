@@ -1,13 +1,15 @@
 import { Option, type Command } from 'commander';
 import { intOption } from '../parse.js';
+import { withClient, type ClientOpts } from '../client.js';
 
 export function managerCommand(program: Command): void {
-  program
+  const manager = program
     .command('manager')
-    .description('run a manager replica (Raft over HTTP, state in LevelDB)')
-    .requiredOption('--listen <addr>', 'host:port to serve the API and Raft on')
-    .requiredOption('--peers <addrs>', 'comma-separated host:port of every manager, this one included')
-    .requiredOption('--data-dir <dir>', 'where the log, snapshots and identity are kept')
+    .description('run a manager replica (Raft over HTTP, state in LevelDB); "manager remove ID" removes one')
+    .option('--listen <addr>', 'host:port to serve the API and Raft on (required)')
+    .option('--peers <addrs>', 'a new cluster: comma-separated host:port of every manager, this one included')
+    .option('--join <addrs>', 'join a running cluster through one of its managers: it catches up as a learner, then votes')
+    .option('--data-dir <dir>', 'where the log, snapshots and identity are kept (required)')
     .option('--advertise <addr>', 'the address peers reach this manager at (default: --listen)')
     .option('--heartbeat-ms <n>', 'Raft heartbeat interval', intOption('--heartbeat-ms'), 100)
     .option('--election-ms <n>', 'Raft election timeout (randomized up to twice this)', intOption('--election-ms'), 1000)
@@ -24,11 +26,18 @@ export function managerCommand(program: Command): void {
     .addOption(new Option('--cert-ttl-ms <n>', 'lifetime of node certificates (default 90 days); short ones are for testing renewal').argParser(intOption('--cert-ttl-ms', 1000)).hideHelp())
     .option('--force-new-cluster', 'the managers\' quorum is lost for good: start this survivor as a new one-manager cluster from its own log (--peers must name only this manager)')
     .addOption(new Option('--chaos', 'fault injection for the chaos suite (PUT /chaos/faults); never in production').hideHelp())
-    .action(async (o: { insecure?: boolean; token?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; peers: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
+    .action(async (o: { join?: string; peers?: string; insecure?: boolean; token?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
       // Loaded only here: fastify and LevelDB are not needed by the client commands.
       const { startManager } = await import('../../manager/manager.js');
-      const m = await startManager({ ...o, token: o.token ?? process.env.ORCH_JOIN_TOKEN, peers: o.peers.split(',') });
+      // Checked here, not by commander: "orch manager remove ID" must not ask for them.
+      if (!o.listen) throw new Error("orch manager: required option '--listen <addr>' not specified");
+      if (!o.dataDir) throw new Error("orch manager: required option '--data-dir <dir>' not specified");
+      if (o.peers === undefined && o.join === undefined) throw new Error('orch manager: give --peers (a new cluster) or --join (a running one)');
+      let removed = false;
+      const m = await startManager({ ...o, token: o.token ?? process.env.ORCH_JOIN_TOKEN, peers: o.peers?.split(',') ?? [], onRemoved: () => (removed = true) });
       await new Promise<void>((resolve) => {
+        // Removed from the cluster: the manager has stopped; so does the process.
+        const poll = setInterval(() => removed && (clearInterval(poll), resolve()), 200);
         const onSignal = (sig: string) => {
           m.app.log.info(`${sig}: stopping`);
           m.stop().then(resolve, (err: Error) => {
@@ -36,8 +45,23 @@ export function managerCommand(program: Command): void {
             resolve();
           });
         };
-        process.once('SIGTERM', () => onSignal('SIGTERM'));
+        process.once('SIGTERM', () => {
+          clearInterval(poll);
+          onSignal('SIGTERM');
+        });
         process.once('SIGINT', () => onSignal('SIGINT'));
       });
+    });
+
+  manager
+    .command('remove <id>')
+    .description('remove a manager from the cluster (the leader hands leadership over first if it is the one); its id is never reused')
+    .option('--manager <addrs>', 'managers to talk to')
+    .option('--token <token>', 'API token (default: ORCH_TOKEN)')
+    .action(async (idText: string, o: ClientOpts) => {
+      const id = Number(idText);
+      if (!Number.isSafeInteger(id) || id < 1) throw new Error(`orch manager remove: the id must be a positive integer (see orch cluster), got ${JSON.stringify(idText)}`);
+      const res = await withClient(o, (c) => c.removeManager(id));
+      console.log(`removed manager ${res.removed}${res.address ? ` (${res.address})` : ''}; voters now ${res.conf.voters.join(',')}${res.conf.learners.length ? `, learners ${res.conf.learners.join(',')}` : ''}`);
     });
 }

@@ -16,6 +16,7 @@ export type Access = 'open' | 'manager' | 'worker' | 'member' | 'read' | 'admin'
 const ROUTES: Record<string, Access> = {
   'POST /raft/messages': 'manager',
   'POST /raft/snapshot': 'manager',
+  'POST /raft/removed': 'manager',
   'GET /v1/ca': 'open',
   // The dashboard's page holds no data; it reads the API with the token the user gives it.
   'GET /ui': 'open',
@@ -56,7 +57,8 @@ function certProblem(req: FastifyRequest): string {
 export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
   const sec = ctx.security;
   if (!sec) return;
-  const managerNames = new Set(ctx.addresses.values());
+  // Read per request: managers join and leave at run time.
+  const isManagerName = (cn: string) => [...ctx.addresses.values()].includes(cn);
   // The CA never changes; its digest is computed once per certificate, not per request.
   let digestOf = { pem: '', digest: '' };
   const caDigest = () => {
@@ -74,7 +76,7 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
       throw new ApiError(403, 'revoked', `node ${peer.cn} was removed from the cluster; its certificate is revoked (join again with a token, as a new node)`);
     }
     // A manager of this cluster may call anything (it forwards requests and reads peers' status).
-    if (peer?.role === 'manager' && managerNames.has(peer.cn)) return;
+    if (peer?.role === 'manager' && isManagerName(peer.cn)) return;
     if (access === 'manager') {
       throw new ApiError(403, 'not-a-manager', `only the managers of this cluster may call ${req.method} ${req.routeOptions.url}: ${peer ? `${peer.role} ${peer.cn} is not one` : certProblem(req)}`);
     }

@@ -15,6 +15,13 @@ export interface ManagerStatus {
   applied: number;
   reachable: boolean;
   leader?: NodeId | null;
+  /** voter, learner (catching up, not yet counted), or none (removed, or not yet added) */
+  suffrage?: 'voter' | 'learner' | 'none';
+}
+
+function suffrageOf(ctx: ManagerContext, id: NodeId): 'voter' | 'learner' | 'none' {
+  const { voters, learners } = ctx.node.status().conf;
+  return voters.includes(id) ? 'voter' : learners.includes(id) ? 'learner' : 'none';
 }
 
 export function selfStatus(ctx: ManagerContext): ManagerStatus {
@@ -28,6 +35,7 @@ export function selfStatus(ctx: ManagerContext): ManagerStatus {
     applied: s.applied,
     reachable: true,
     leader: s.lead === NONE ? null : s.lead,
+    suffrage: suffrageOf(ctx, ctx.self),
   };
 }
 
@@ -65,7 +73,8 @@ export const clusterRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     return {
       leader: leader ? leader.id : null,
       term: Math.max(...managers.map((m) => m.term)),
-      managers: managers.map(({ leader: _l, ...m }) => m),
+      // Suffrage as this manager's log has it (the newest configuration it holds).
+      managers: managers.map(({ leader: _l, ...m }) => ({ ...m, suffrage: suffrageOf(ctx, m.id) })),
     };
   });
 };

@@ -6,13 +6,14 @@ import type { Entry, StateMachine } from '../../raft/index.js';
 import { ClusterState, type ClusterCommand } from './cluster-state.js';
 import { KvStore, type KvCommand, type KvResult } from './kv.js';
 import { SecurityState, type SecurityCommand } from './security-state.js';
+import { MembershipState, type MembershipCommand } from './membership-state.js';
 import { applyWithEvents } from './events.js';
 import { EventLog } from './event-log.js';
 
 /** A new leader announces itself in the log, so that the event stream has leader changes in order. */
 export type LeaderCommand = { op: 'leader.elected'; ts: number; leader: number; term: number; address: string | null };
 
-export type Command = KvCommand | ClusterCommand | SecurityCommand | LeaderCommand;
+export type Command = KvCommand | ClusterCommand | SecurityCommand | LeaderCommand | MembershipCommand;
 export type Envelope = Command & { id: string };
 
 /** Idempotency keys remembered; at 5,000 writes/s this covers retries for about 20 s. */
@@ -50,6 +51,9 @@ export class ManagerState implements StateMachine {
   readonly kv = new KvStore();
   readonly cluster = new ClusterState();
   readonly security = new SecurityState();
+  readonly membership = new MembershipState();
+  /** Called after a manager was added or removed (the address book changed). */
+  onMembershipChange: (() => void) | null = null;
   readonly events = new EventLog();
   /** The last leader that announced itself (leader.elected), and its term. */
   announced = { leader: 0, term: 0 };
@@ -113,6 +117,13 @@ export class ManagerState implements StateMachine {
         }
         return { ok: true };
       }
+      case 'manager.add':
+      case 'manager.remove': {
+        const result = this.membership.apply(cmd);
+        this.remember(cmd.id, { fp, index: e.index, failure: result });
+        this.onMembershipChange?.();
+        return result;
+      }
       case 'security.init':
       case 'security.rotate': {
         const result = this.security.apply(cmd);
@@ -135,7 +146,7 @@ export class ManagerState implements StateMachine {
   snapshot(): Uint8Array {
     const recent: unknown[] = [];
     for (const [id, r] of this.recent) recent.push(id, r.fp, r.index, r.failure);
-    return Buffer.from(JSON.stringify({ v: 3, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.toJSON(), security: this.security.toJSON(), announced: this.announced, recent }));
+    return Buffer.from(JSON.stringify({ v: 3, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.toJSON(), security: this.security.toJSON(), membership: this.membership.toJSON(), announced: this.announced, recent }));
   }
 
   restore(data: Uint8Array): void {
@@ -145,6 +156,7 @@ export class ManagerState implements StateMachine {
       kv: [string, string, number][];
       cluster: Parameters<ClusterState['restore']>[0];
       security?: Parameters<SecurityState['restore']>[0];
+      membership?: Parameters<MembershipState['restore']>[0];
       announced?: { leader: number; term: number };
       recent: unknown[];
     };
@@ -153,6 +165,8 @@ export class ManagerState implements StateMachine {
     this.kv.restore(s.kv);
     this.cluster.restore(s.cluster);
     this.security.restore(s.security);
+    this.membership.restore(s.membership);
+    this.onMembershipChange?.();
     this.announced = s.announced ?? { leader: 0, term: 0 };
     this.events.reset(s.applied);
     this.onClusterChange?.();

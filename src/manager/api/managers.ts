@@ -1,0 +1,165 @@
+// /v1/managers: membership changes. POST adds a manager (it joins as a learner, and the leader
+// promotes it once it has caught up); DELETE removes one (the leader hands leadership over first if
+// it is the one removed). Both run on the leader, one at a time; a follower forwards them.
+import type { FastifyPluginAsync } from 'fastify';
+import { request } from 'undici';
+import { ConfChangeError, NotLeaderError, OutcomeUnknownError, type ConfChange, type NodeId } from '../../raft/index.js';
+import { parseAddress } from '../address.js';
+import type { ManagerContext } from '../context.js';
+import type { MembershipResult } from '../state/membership-state.js';
+import { ApiError } from './errors.js';
+import { forwardIfFollower, propose } from './consensus.js';
+
+export interface ManagersOptions {
+  ctx: ManagerContext;
+  clusterId: string;
+  electionMs: number;
+  /** This manager was removed from the cluster (told so by the leader). */
+  onRemoved: () => void;
+}
+
+export const REMOVED_PATH = '/raft/removed';
+
+export interface JoinAnswer {
+  id: NodeId;
+  clusterId: string;
+  /** Every manager's address, the new one included. */
+  managers: Record<string, string>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const managerRoutes: FastifyPluginAsync<ManagersOptions> = async (app, { ctx, clusterId, electionMs, onRemoved }) => {
+  // One membership change at a time on this leader; the core refuses a second one anyway.
+  let queue: Promise<unknown> = Promise.resolve();
+  function serialized<T>(f: () => Promise<T>): Promise<T> {
+    const run = queue.then(f, f);
+    queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Proposes a configuration change, waiting out one that is still in flight (e.g. a promotion). */
+  async function confChange(cc: ConfChange): Promise<void> {
+    const deadline = Date.now() + 10 * electionMs;
+    for (;;) {
+      try {
+        await ctx.node.proposeConfChange(cc);
+        return;
+      } catch (err) {
+        if (err instanceof ConfChangeError && err.reason === 'conf-change-pending' && Date.now() < deadline) {
+          await sleep(20);
+          continue;
+        }
+        if (err instanceof ConfChangeError) throw new ApiError(err.reason === 'bad-conf-change' ? 409 : 503, err.reason, `${cc.type} ${cc.id}: ${err.message}`);
+        if (err instanceof NotLeaderError) throw new ApiError(503, 'leader-changed', `${err.message}; retry`);
+        if (err instanceof OutcomeUnknownError) throw new ApiError(503, 'outcome-unknown', `${cc.type} ${cc.id}: ${err.message}; see "orch cluster", then retry`);
+        throw err;
+      }
+    }
+  }
+
+  function isMember(id: NodeId): boolean {
+    const { voters, learners } = ctx.node.status().conf;
+    return voters.includes(id) || learners.includes(id);
+  }
+
+  function answer(id: NodeId): JoinAnswer {
+    return { id, clusterId, managers: Object.fromEntries([...ctx.addresses].map(([k, a]) => [String(k), a])) };
+  }
+
+  app.post<{ Body: { address: string } }>(
+    '/v1/managers',
+    { schema: { body: { type: 'object', properties: { address: { type: 'string', minLength: 3, maxLength: 300 } }, required: ['address'], additionalProperties: false } } },
+    async (req, reply) => {
+      if (await forwardIfFollower(ctx, req, reply)) return reply;
+      const address = req.body.address;
+      try {
+        parseAddress('address', address);
+      } catch (err) {
+        throw new ApiError(400, 'bad-address', (err as Error).message);
+      }
+      return serialized(async () => {
+        const known = [...ctx.addresses].find(([, a]) => a === address);
+        if (known && isMember(known[0])) {
+          throw new ApiError(409, 'address-in-use', `manager ${known[0]} has the address ${address}; a manager that lost its data joins under a new id: remove ${known[0]} first (orch manager remove ${known[0]})`);
+        }
+        let id: NodeId;
+        if (known) {
+          id = known[0]; // added to the address book, but its add-learner did not go through
+        } else {
+          const st = ctx.node.status();
+          const m = ctx.state.membership;
+          id = Math.max(0, m.maxId, ...m.removed, ...ctx.addresses.keys(), ...st.conf.voters, ...st.conf.learners) + 1;
+          const res = (await propose(ctx, req, { op: 'manager.add', ts: Date.now(), managerId: id, address })) as MembershipResult;
+          if (!res.ok) throw new ApiError(409, res.code, res.message);
+        }
+        await confChange({ type: 'add-learner', id });
+        req.log.info({ id, address }, `manager ${id} (${address}) added as a learner`);
+        return answer(id);
+      });
+    },
+  );
+
+  app.delete<{ Params: { id: number } }>(
+    '/v1/managers/:id',
+    { schema: { params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] } } },
+    async (req, reply) => {
+      if (await forwardIfFollower(ctx, req, reply)) return reply;
+      const id = req.params.id;
+      if (!isMember(id) && !ctx.addresses.has(id)) throw new ApiError(404, 'no-such-manager', `there is no manager ${id} (see orch cluster)`);
+      if (id === ctx.self) {
+        // The leader is the one removed: hand leadership over first, then let the new leader do it.
+        if (!ctx.node.transferLeadership()) throw new ApiError(409, 'no-successor', `manager ${id} is the only voter; it cannot be removed`);
+        const deadline = Date.now() + 3 * electionMs;
+        while (ctx.node.isLeader() && Date.now() < deadline) await sleep(10);
+        if (ctx.node.isLeader()) throw new ApiError(503, 'transfer-failed', `manager ${id} could not hand leadership over in time; retry`);
+        while (ctx.node.leaderId() === 0 && Date.now() < deadline) await sleep(10);
+        if (await forwardIfFollower(ctx, req, reply)) return reply;
+      }
+      return serialized(async () => {
+        const address = ctx.addresses.get(id);
+        if (isMember(id)) await confChange({ type: 'remove', id });
+        await propose(ctx, req, { op: 'manager.remove', ts: Date.now(), managerId: id });
+        req.log.info({ id, address }, `manager ${id} removed`);
+        if (address) void tellRemoved(address, id);
+        return { removed: id, address: address ?? null, conf: ctx.node.status().conf };
+      });
+    },
+  );
+
+  /** Best effort: the removed manager stops instead of campaigning for a cluster that left it. */
+  async function tellRemoved(address: string, id: NodeId): Promise<void> {
+    // It believes us once its own log says so or once it stops hearing from a leader: a few tries.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const res = await request(ctx.net.url(address, REMOVED_PATH), {
+          dispatcher: ctx.net.dispatcher,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-orch-cluster': clusterId, 'x-orch-from': String(ctx.self) },
+          body: JSON.stringify({ id }),
+          headersTimeout: 2000,
+          bodyTimeout: 2000,
+        });
+        await res.body.dump();
+        if (res.statusCode === 204) return;
+      } catch {
+        // Down or cut off: it stays out of the configuration either way.
+      }
+      await sleep(electionMs);
+    }
+  }
+
+  app.post<{ Body: { id: number } }>(
+    REMOVED_PATH,
+    { schema: { body: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'], additionalProperties: false } } },
+    async (req, reply) => {
+      if (req.headers['x-orch-cluster'] !== clusterId) throw new ApiError(403, 'wrong-cluster', `this manager belongs to cluster ${clusterId}`);
+      if (req.body.id !== ctx.self) throw new ApiError(400, 'not-me', `this is manager ${ctx.self}, not ${req.body.id}`);
+      // Only believed when this manager's own log agrees, or it no longer hears from anyone: a
+      // stray request must not stop a member.
+      if (isMember(ctx.self) && ctx.node.leaderId() !== 0) throw new ApiError(409, 'still-a-member', `manager ${ctx.self} is still in its configuration`);
+      onRemoved();
+      return reply.code(204).send();
+    },
+  );
+};
