@@ -10,6 +10,8 @@ export async function until<T>(what: string, ms: number, f: () => Promise<T | fa
       const v = await f();
       if (v) return v;
     } catch (err) {
+      // An error marked fatal ends the wait at once (a refusal that retrying will not change).
+      if ((err as { fatal?: boolean }).fatal) throw err;
       last = (err as Error).message;
     }
     await sleep(200);

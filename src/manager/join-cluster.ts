@@ -1,19 +1,28 @@
 // A new manager asks a running cluster to add it (POST /v1/managers, forwarded to the leader). The
 // answer is its id (new, never used before), the cluster's id and every manager's address.
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import type { Identity } from '../raft/index.js';
 import type { JoinAnswer } from './api/managers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function joinCluster(via: string, self: string, deadlineMs = 30_000): Promise<Identity> {
+/** How to reach the managers: plain HTTP, or HTTPS presenting the certificate this manager just got. */
+export interface JoinNet {
+  url(address: string, path: string): string;
+  dispatcher: Dispatcher | undefined;
+}
+
+const PLAIN: JoinNet = { url: (a, p) => `http://${a}${p}`, dispatcher: undefined };
+
+export async function joinCluster(via: string, self: string, net: JoinNet = PLAIN, deadlineMs = 30_000): Promise<Identity> {
   const targets = via.split(',').map((a) => a.trim()).filter(Boolean);
   const deadline = Date.now() + deadlineMs;
   let last = '';
   for (let k = 0; Date.now() < deadline; k++) {
     const target = targets[k % targets.length];
     try {
-      const res = await request(`http://${target}/v1/managers`, {
+      const res = await request(net.url(target, '/v1/managers'), {
+        dispatcher: net.dispatcher,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ address: self }),

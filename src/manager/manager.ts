@@ -140,7 +140,6 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
     if (via.length === 0) throw new Error('--join: give the address of a manager of the running cluster, e.g. 127.0.0.1:7001');
     for (const a of via) parseAddress('--join', a);
     if (o.forceNewCluster) throw new Error('--force-new-cluster and --join: a forced cluster starts from --peers');
-    if (!o.insecure) throw new Error('--join: joining a TLS cluster at run time is not built yet; add TLS managers with --peers and --token when the cluster is created (or use --insecure on loopback)');
     if (via.includes(self)) throw new Error(`--join: ${self} is this manager's own address; give another manager's`);
   } else if (peers.length === 0) throw new Error('--peers: give the addresses of all managers, e.g. 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 (or --join to join a running cluster)');
   for (const p of peers) parseAddress('--peers', p);
@@ -230,11 +229,6 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
         if (!known.joined) throw new Error(`--join: data dir ${o.dataDir} belongs to manager ${known.id} of cluster ${known.clusterId}, started with --peers; start it with --peers`);
         if (known.address !== self) throw new Error(`--join: data dir ${o.dataDir} belongs to manager ${known.id} at ${known.address}, not ${self}`);
       }
-      const ident = known ?? (await joinCluster(o.join, self));
-      id = ident.id;
-      clusterId = ident.clusterId;
-      base = new Map(Object.entries(ident.joined ?? {}).map(([k, a]) => [Number(k), a]));
-      if (!known) await storage.setIdentity(ident);
     } catch (err) {
       await storage.close();
       throw err;
@@ -258,11 +252,28 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     if (o.insecure) {
       if (hasLocalTls(o.dataDir)) throw new Error(`--insecure: data dir ${o.dataDir} belongs to a TLS cluster (it has ${o.dataDir}/tls); start it without --insecure`);
     } else {
-      mtls = await bootstrap!.bootstrapManagerTls({ dataDir: o.dataDir, self, peers, token: o.token, certTtlMs, hasRaftData: known !== null, log: note });
+      if (o.join !== undefined && !o.token && !hasLocalTls(o.dataDir)) throw new Error('--join: joining a TLS cluster needs the manager join token (--token, see "orch token manager")');
+      // A joining manager gets its certificate through the managers it was told to join through.
+      const via = o.join !== undefined ? o.join.split(',').map((a) => a.trim()).filter(Boolean) : peers;
+      mtls = await bootstrap!.bootstrapManagerTls({ dataDir: o.dataDir, self, peers: via, token: o.token, certTtlMs, hasRaftData: known !== null, log: note });
     }
   } catch (err) {
     await storage.close();
     throw err;
+  }
+  if (o.join !== undefined) {
+    // A joining manager of a TLS cluster has its certificate by now (--token): it asks over mTLS.
+    try {
+      const ident = known ?? (await joinCluster(o.join, self, mtls ? { url: (a, p) => `https://${a}${p}`, dispatcher: mtls.tls.agent } : undefined));
+      id = ident.id;
+      clusterId = ident.clusterId;
+      base = new Map(Object.entries(ident.joined ?? {}).map(([k, a]) => [Number(k), a]));
+      if (!known) await storage.setIdentity(ident);
+    } catch (err) {
+      await storage.close();
+      await mtls?.tls.close();
+      throw err;
+    }
   }
   if (!known && !o.forceNewCluster && o.join === undefined) await storage.setIdentity({ id, address: self, clusterId });
 

@@ -165,6 +165,11 @@ export class RaftNode {
     return this.opts.id;
   }
 
+  /** The last request to this peer succeeded (no failure since): what "it answers" means at the edge. */
+  peerAnswering(id: NodeId): boolean {
+    return this.transport ? this.transport.peerFailures(id) === 0 : false;
+  }
+
   transportStats(): unknown {
     return this.transport ? { ...this.transport.stats, queued: this.transport.queued() } : null;
   }

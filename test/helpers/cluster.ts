@@ -178,7 +178,7 @@ export class ProcessCluster {
       'manager',
       '--listen',
       m.address,
-      ...(m.joinVia && !override.peers ? ['--join', m.joinVia] : ['--peers', (override.peers ?? this.initialPeers).join(',')]),
+      ...(m.joinVia && !override.peers ? ['--join', m.joinVia, ...(o.secure ? ['--token', this.tokens().manager] : [])] : ['--peers', (override.peers ?? this.initialPeers).join(',')]),
       '--data-dir',
       m.dataDir,
       '--heartbeat-ms',

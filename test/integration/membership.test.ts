@@ -137,4 +137,32 @@ t.test('bad membership requests are refused with the reason', async (t) => {
     /give one/,
     '--join with --peers is refused',
   );
+  // With one of 3 managers down, removing a live one would leave 2 voters, one dead: refused.
+  const { index: li, status } = await c.waitForLeader(15_000);
+  const down = [0, 1, 2].find((k) => k !== li)!;
+  await c.kill(down);
+  const live = [0, 1, 2].find((k) => k !== li && k !== down)!;
+  const liveId = (await c.status(live))!.id;
+  await t.rejects(client.removeManager(liveId), /would-lose-quorum|only 1 answer/, 'a removal that would leave no answering majority is refused');
+  t.equal((await c.status(li))!.suffrage ?? 'voter', 'voter', `the leader (manager ${status.id}) is still a voter`);
+});
+
+t.test('a TLS cluster: a manager joins with the manager token over mutual TLS, and is removed', async (t) => {
+  const c = await ProcessCluster.start({ managers: 3, secure: true });
+  t.teardown(() => c.stop());
+  await c.waitForLeader(30_000);
+  const client = c.client({ deadlineMs: 10_000 });
+  t.teardown(() => client.close());
+  await client.kvPut('tls/before', 'x');
+  const k = await c.addManager(c.addresses[2]);
+  const info = await waitCluster(c, 'the TLS joiner a voter', (ms) => ms.some((m) => m.id === 4 && m.suffrage === 'voter' && m.reachable), 60_000);
+  t.equal(info.managers.filter((m) => m.suffrage === 'voter').length, 4, 'four voters, the joiner among them');
+  const leader = await c.waitForLeader(15_000);
+  const st = await c.waitForApplied(k, leader.status.commit, 30_000);
+  t.equal(st.id, 4, 'the joiner (manager 4) caught up over mutual TLS');
+  const removed = await client.removeManager(4);
+  t.same(removed.conf.voters, [1, 2, 3], 'removed again');
+  const code = await Promise.race([c.managers[k].exited, sleep(15_000).then(() => 'still running')]);
+  t.equal(code, 0, 'the removed TLS manager exited by itself');
+  t.equal((await client.kvGet('tls/before')).value, 'x', 'the data is intact');
 });

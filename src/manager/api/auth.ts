@@ -10,7 +10,7 @@ import { peerOf } from '../../security/tls.js';
 import { matchesHash, parseToken } from '../../security/tokens.js';
 import { ApiError } from './errors.js';
 
-export type Access = 'open' | 'manager' | 'worker' | 'member' | 'read' | 'admin';
+export type Access = 'open' | 'manager' | 'worker' | 'member' | 'read' | 'admin' | 'manager-cert';
 
 /** Routes that are not the public API; every other route is read (GET) or admin (the rest). */
 const ROUTES: Record<string, Access> = {
@@ -22,6 +22,9 @@ const ROUTES: Record<string, Access> = {
   'GET /ui': 'open',
   'GET /': 'open',
   'POST /v1/join': 'open',
+  // A manager joining at run time: its certificate (got with the manager join token) lets it ask
+  // to be added before its address is in the address book; an admin token may add one too.
+  'POST /v1/managers': 'manager-cert',
   'POST /v1/certs/renew': 'member',
   // Join tokens are secrets: admin only, though read with GET.
   'GET /v1/tokens/:role': 'admin',
@@ -77,6 +80,7 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
     }
     // A manager of this cluster may call anything (it forwards requests and reads peers' status).
     if (peer?.role === 'manager' && isManagerName(peer.cn)) return;
+    if (access === 'manager-cert' && peer?.role === 'manager') return;
     if (access === 'manager') {
       throw new ApiError(403, 'not-a-manager', `only the managers of this cluster may call ${req.method} ${req.routeOptions.url}: ${peer ? `${peer.role} ${peer.cn} is not one` : certProblem(req)}`);
     }

@@ -63,6 +63,32 @@ export const managerRoutes: FastifyPluginAsync<ManagersOptions> = async (app, { 
     return voters.includes(id) || learners.includes(id);
   }
 
+  /**
+   * Refuses a removal that would leave fewer answering voters than a majority of those that remain
+   * (etcd's strict reconfiguration check): with 3 voters and one down, removing a live one leaves a
+   * cluster of 2 that cannot commit until the dead one returns. A voter answers when the leader
+   * heard from it within the last election timeout and its last request did not fail; this must
+   * hold on 3 looks 100 ms apart, so that a voter that has just died is not counted.
+   */
+  async function checkQuorumWithout(id: NodeId): Promise<void> {
+    let detail = '';
+    let passes = 0;
+    for (let look = 0; look < 10 && passes < 3; look++) {
+      const st = ctx.node.status();
+      if (!st.conf.voters.includes(id)) return; // a learner does not count
+      const voters = st.conf.voters.filter((v) => v !== id);
+      const answering = voters.filter((v) => v === ctx.self || (st.progress[v]?.recentActive && ctx.node.peerAnswering(v)));
+      const need = Math.floor(voters.length / 2) + 1;
+      if (answering.length >= need) passes++;
+      else {
+        passes = 0;
+        detail = `removing manager ${id} would leave voters ${voters.join(',')}, of which only ${answering.length} answer (${answering.join(',') || 'none'}); ${need} must, or the cluster could not commit. Bring the others back first`;
+      }
+      await sleep(100);
+    }
+    if (passes < 3) throw new ApiError(409, 'would-lose-quorum', detail);
+  }
+
   function answer(id: NodeId): JoinAnswer {
     return { id, clusterId, managers: Object.fromEntries([...ctx.addresses].map(([k, a]) => [String(k), a])) };
   }
@@ -118,10 +144,14 @@ export const managerRoutes: FastifyPluginAsync<ManagersOptions> = async (app, { 
       }
       return serialized(async () => {
         const address = ctx.addresses.get(id);
-        if (isMember(id)) await confChange({ type: 'remove', id });
+        if (isMember(id)) {
+          await checkQuorumWithout(id);
+          await confChange({ type: 'remove', id });
+          // Out of the configuration: tell it now, it may never see the entry that removed it.
+          if (address) void tellRemoved(address, id);
+        }
         await propose(ctx, req, { op: 'manager.remove', ts: Date.now(), managerId: id });
         req.log.info({ id, address }, `manager ${id} removed`);
-        if (address) void tellRemoved(address, id);
         return { removed: id, address: address ?? null, conf: ctx.node.status().conf };
       });
     },

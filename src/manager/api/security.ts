@@ -8,6 +8,7 @@ import type { SecurityResult } from '../state/security-state.js';
 import { fingerprint } from '../../security/identity.js';
 import { formatToken, newSecret, parseToken, sameSecret } from '../../security/tokens.js';
 import { ApiError } from './errors.js';
+import { parseAddress } from '../address.js';
 import { forwardIfFollower, propose } from './consensus.js';
 
 const roleParams = { type: 'object', properties: { role: { type: 'string', enum: ['worker', 'manager'] } }, required: ['role'], additionalProperties: false } as const;
@@ -60,7 +61,13 @@ export const securityRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async
         throw new ApiError(401, 'bad-token', `the token is not this cluster's ${role} join token (it may have been rotated: "orch token ${role}" shows the current one)`);
       }
       if (role === 'manager') {
-        if (![...ctx.addresses.values()].includes(name)) throw new ApiError(403, 'not-a-peer', `${name} is not in this cluster's --peers (${[...ctx.addresses.values()].join(',')})`);
+        // A manager of --peers, or one that will join at run time (orch manager --join): the manager
+        // token is what grants it. Its name is the address its certificate is valid for.
+        try {
+          parseAddress('name', name);
+        } catch (err) {
+          throw new ApiError(400, 'bad-address', `a manager joins under its address (host:port): ${(err as Error).message}`);
+        }
         const certPem = await sign(sec, req.body.csr, { cn: name, role });
         req.log.info(`manager ${name} joined with a manager token`);
         return { certPem, caPem: secrets.ca.certPem, clusterId: sec.tls.material.clusterId, secrets };
