@@ -141,7 +141,7 @@ export class Nemesis {
    * for it to stop, wipes its data, and joins a new manager at the same address: it gets a new id,
    * catches up as a learner, and is promoted.
    */
-  private async replace(k: number): Promise<string> {
+  private async replace(k: number, removed: () => void): Promise<string> {
     const c = this.c;
     const m = c.managers[k];
     const id = this.idOf(k);
@@ -158,6 +158,7 @@ export class Nemesis {
         throw err;
       }
     });
+    removed(); // counted as a fault only once it happened (a refused removal is a skipped fault)
     // It stops by itself once told; a manager that was down or cut off is killed.
     await Promise.race([m.exited, sleep(5_000)]);
     if (m.running) await c.kill(k);
@@ -209,8 +210,8 @@ export class Nemesis {
         const leader = await this.leaderIndex().catch(() => -1);
         const running = all.filter((x) => c.managers[x].running);
         const k = leader >= 0 && this.rnd.next() < 0.5 ? leader : this.rnd.pick(running);
-        record(`m${this.idOf(k)}`);
-        ev.target = await this.replace(k);
+        const target = `m${this.idOf(k)}`;
+        ev.target = await this.replace(k, () => record(target));
         break;
       }
       case 'kill-worker': {
