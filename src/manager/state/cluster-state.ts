@@ -228,7 +228,8 @@ export class ClusterState {
           const spec = specOf(svc, t.version);
           this.tasks.set(t.id, {
             id: t.id,
-            serviceId: t.serviceId,
+            // The service's own string, not the command's copy: 100,000 tasks share one.
+            serviceId: svc.id,
             serviceName: svc.name,
             slot: t.slot,
             version: t.version,
@@ -349,8 +350,9 @@ export class ClusterState {
         for (const a of cmd.assignments) {
           const t = this.tasks.get(a.taskId);
           // Only a pending task that still should run is placed; a stale plan changes nothing.
-          if (!t || t.state !== 'pending' || t.desired !== 'running' || !this.nodes.has(a.nodeId)) continue;
-          t.nodeId = a.nodeId;
+          const node = this.nodes.get(a.nodeId);
+          if (!t || t.state !== 'pending' || t.desired !== 'running' || !node) continue;
+          t.nodeId = node.id;
           this.indexTask(t);
           t.state = 'assigned';
           t.reason = null;
@@ -373,11 +375,12 @@ export class ClusterState {
           const healthChanged = r.health !== undefined && r.health !== t.health && t.health !== null;
           if (r.state === t.state && r.containerId === undefined && !healthChanged) continue;
           if (r.state === 'running' && t.state !== 'running') t.runningAt = cmd.ts;
-          t.state = r.state;
+          // The constant, not the string the command's JSON gave (one per task otherwise).
+          t.state = STATES[STATE_CODE[r.state]] ?? r.state;
           if (r.containerId !== undefined) t.containerId = r.containerId;
           if (r.exitCode !== undefined) t.exitCode = r.exitCode;
           if (r.error !== undefined) t.error = r.error;
-          if (healthChanged) t.health = r.health!;
+          if (healthChanged) t.health = HEALTHS[HEALTH_CODE[r.health!]] ?? r.health!;
           t.updatedAt = cmd.ts;
           if (TERMINAL.has(t.state)) this.touchNode(t.nodeId);
           n++;
