@@ -1,5 +1,6 @@
 // The routes workers use: register, heartbeat (with batched task reports), and a long-poll for the
 // node's assignments. Served by the leader; a follower forwards them.
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ManagerContext } from '../context.js';
 import type { Liveness } from '../liveness.js';
@@ -158,8 +159,11 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
         const head = JSON.stringify({ id: t.id, serviceId: t.serviceId, serviceName: t.serviceName, slot: t.slot, desired: t.desired, state: t.state, containerId: t.containerId });
         parts.push(`${head.slice(0, -1)},"spec":${sj}}`);
       }
-      const body = `{"term":${ctx.node.status().term},"version":${cluster.assignVersion.get(id) ?? 0},"tasks":[${parts.join(',')}]}`;
-      return reply.type('application/json; charset=utf-8').send(body);
+      // Sent in pieces: a node with 1,000 tasks gets a body of about a megabyte.
+      const chunks = [`{"term":${ctx.node.status().term},"version":${cluster.assignVersion.get(id) ?? 0},"tasks":[`];
+      for (let k = 0; k < parts.length; k += 100) chunks.push((k > 0 ? ',' : '') + parts.slice(k, k + 100).join(','));
+      chunks.push(']}');
+      return reply.type('application/json; charset=utf-8').send(Readable.from(chunks, { objectMode: false }));
     },
   );
 };
