@@ -25,6 +25,16 @@ export interface ReconcileActions {
 /** Finished tasks kept per slot, for `orch get`; older ones are removed so the state stays bounded. */
 export const HISTORY_PER_SLOT = 5;
 
+/** Placements (and reasons for not placing) per task.assign entry. */
+const ASSIGN_CHUNK = 2000;
+
+/**
+ * A round (plan and placement) looks at every task, so with many tasks it takes a while: the next
+ * round waits at least this many times as long as the last one took, which keeps the loop's share of
+ * the leader's time bounded (the Raft heartbeats and the API need the rest).
+ */
+const ROUND_SPACING = 4;
+
 /** Slots of one service moved off draining nodes at the same time. */
 const DRAIN_PARALLELISM = 1;
 
@@ -212,6 +222,8 @@ export class Reconciler {
 
   /** Told how long each placement of pending tasks took (the scheduling latency metric). */
   observePlacement: ((ms: number, tasks: number) => void) | null = null;
+  /** performance.now() before which no round starts (see ROUND_SPACING). */
+  private notBefore = 0;
   /** Where round-robin placement continues from. */
   private cursor: string | null = null;
 
@@ -237,7 +249,9 @@ export class Reconciler {
       return;
     }
     if (state.cluster.revision === this.lastRevision) return;
+    if (performance.now() < this.notBefore) return;
     this.busy = true;
+    const started = performance.now();
     try {
       const rev = state.cluster.revision;
       const ts = Date.now();
@@ -255,7 +269,11 @@ export class Reconciler {
       this.cursor = placed.cursor;
       const n = placed.assignments.length + placed.unplaced.length;
       if (n > 0) this.observePlacement?.(performance.now() - t0, n);
-      if (placed.assignments.length || placed.unplaced.length) props.push({ op: 'task.assign', ts, assignments: placed.assignments, unplaced: placed.unplaced, id: newId() });
+      this.notBefore = performance.now() + ROUND_SPACING * (performance.now() - started);
+      // Chunked too: one entry of 100,000 placements would stall every manager while it applies.
+      for (let k = 0; k < placed.assignments.length || k < placed.unplaced.length; k += ASSIGN_CHUNK) {
+        props.push({ op: 'task.assign', ts, assignments: placed.assignments.slice(k, k + ASSIGN_CHUNK), unplaced: placed.unplaced.slice(k, k + ASSIGN_CHUNK), id: newId() });
+      }
       if (props.length === 0) {
         // Nothing to do until the state changes, unless a slot waits out a restart delay.
         this.lastRevision = p.retryIn === undefined ? rev : -1;

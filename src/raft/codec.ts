@@ -226,7 +226,15 @@ export function decodeSnapshotMeta(b: Uint8Array): SnapshotMeta {
 
 /** Messages in one frame: a count, then each message. */
 export function encodeMessages(msgs: readonly Message[]): Uint8Array {
-  const w = new Writer(64 * msgs.length + 16);
+  // Sized up front: growing by doubling would allocate (and drop) twice a megabyte frame's bytes.
+  let size = 16;
+  for (const m of msgs) {
+    size += 64;
+    if (m.type === 'app') for (const e of m.entries) size += 21 + e.data.length;
+    else if (m.type === 'snap') size += 64 + 8 * (m.snapshot.meta.conf.voters.length + m.snapshot.meta.conf.learners.length) + m.snapshot.data.length;
+    else if (m.type === 'read-index' || m.type === 'read-index-resp') size += 8 * m.ctxs.length;
+  }
+  const w = new Writer(size);
   w.u32(msgs.length);
   for (const m of msgs) writeMessage(w, m);
   return w.finish();

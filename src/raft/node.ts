@@ -52,6 +52,15 @@ export interface RaftNodeOptions {
   snapshotEvery: number;
   /** Entries kept before a snapshot for followers a little behind. */
   keepEntries: number;
+  /**
+   * Also snapshot once the entries applied since the last snapshot hold this many bytes, or as many
+   * as the last snapshot if that is more: the log a restart replays (and that the node holds in
+   * memory) stays about as big as the state itself, however few and large the entries are.
+   * Default 8 MiB.
+   */
+  snapshotBytes?: number;
+  /** At most this many bytes of entries are kept before a snapshot (besides keepEntries). Default 4 MiB. */
+  keepBytes?: number;
   proposalTimeoutMs?: number;
   readTimeoutMs?: number;
   onRoleChange?: (role: Role, term: number, leader: NodeId) => void;
@@ -118,6 +127,9 @@ export class RaftNode {
   private stopped = false;
   private failure: Error | null = null;
   private lastSnapshotIndex = 0;
+  /** Size of the last snapshot taken or restored, and the bytes of the entries applied since. */
+  private lastSnapshotBytes = 0;
+  private bytesSinceSnapshot = 0;
   /** Snapshot at the next chance, whatever snapshotEvery says. */
   private snapshotDue = false;
   private role: Role = 'follower';
@@ -146,6 +158,7 @@ export class RaftNode {
     if (loaded.snapshot) {
       this.opts.sm.restore(loaded.snapshot.data);
       this.lastSnapshotIndex = loaded.snapshot.meta.index;
+      this.lastSnapshotBytes = loaded.snapshot.data.byteLength;
       // The stored snapshot names the old voters: the next one, taken at once, names the new ones.
       if (this.opts.forceConf) this.snapshotDue = true;
     }
@@ -412,6 +425,8 @@ export class RaftNode {
     if (rd.snapshot) {
       this.opts.sm.restore(rd.snapshot.data);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.lastSnapshotBytes = rd.snapshot.data.byteLength;
+      this.bytesSinceSnapshot = 0;
     }
     for (let k = applied; k < rd.committedEntries.length; k++) this.apply(rd.committedEntries[k]);
     for (const rs of rd.readStates) {
@@ -455,6 +470,7 @@ export class RaftNode {
     // Membership changes are the core's; the application learns of them through onConfChange.
     const result = e.type === EntryType.ConfChange ? decodeConfChange(e.data) : e.data.length > 0 ? this.opts.sm.apply(e) : undefined;
     this.metrics.applied = e.index;
+    this.bytesSinceSnapshot += e.data.length;
     const w = this.waiting.get(e.index);
     if (!w) return;
     this.waiting.delete(e.index);
@@ -507,14 +523,34 @@ export class RaftNode {
 
   private async maybeSnapshot(): Promise<void> {
     const applied = this.core.log.applied;
-    if (applied - this.lastSnapshotIndex < (this.snapshotDue ? 1 : this.opts.snapshotEvery)) return;
-    const res = this.core.createSnapshot(applied, this.opts.sm.snapshot(), this.opts.keepEntries);
+    if (applied <= this.lastSnapshotIndex) return;
+    const due =
+      this.snapshotDue ||
+      applied - this.lastSnapshotIndex >= this.opts.snapshotEvery ||
+      this.bytesSinceSnapshot >= Math.max(this.opts.snapshotBytes ?? 8 << 20, this.lastSnapshotBytes);
+    if (!due) return;
+    const res = this.core.createSnapshot(applied, this.opts.sm.snapshot(), this.keepCount(applied));
     if (!res) return;
     this.snapshotDue = false;
     this.lastSnapshotIndex = applied;
+    this.lastSnapshotBytes = res.snapshot.data.byteLength;
+    this.bytesSinceSnapshot = 0;
     this.metrics.snapshotsTaken++;
     this.opts.observe?.snapshotBytes(res.snapshot.data.byteLength);
     await this.opts.storage.saveSnapshot(res.snapshot, res.compactedTo);
+  }
+
+  /** How many entries before `index` to keep: keepEntries, fewer if they hold more than keepBytes. */
+  private keepCount(index: number): number {
+    const log = this.core.log;
+    const budget = this.opts.keepBytes ?? 4 << 20;
+    let bytes = 0;
+    let n = 0;
+    for (let i = index; n < this.opts.keepEntries && i > log.offset; i--, n++) {
+      bytes += log.entry(i).data.length;
+      if (bytes > budget) break;
+    }
+    return n;
   }
 
   private fail(err: Error): void {

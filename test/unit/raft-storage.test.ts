@@ -1,10 +1,12 @@
 // The LevelDB log: what a Ready writes is what a restart reads, and a damaged record stops the
 // start-up with a message naming the data dir and the record, never silently.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { ClassicLevel } from 'classic-level';
+import { encodeSnapshotMeta } from '../../src/raft/codec.js';
 import { RaftStorage } from '../../src/raft/storage.js';
 import type { Entry, Ready } from '../../src/raft/types.js';
 
@@ -102,4 +104,73 @@ t.test('a truncated record and a damaged hard state are refused too', async (t) 
   s2 = await RaftStorage.open(dir);
   await t.rejects(s2.load(), new RegExp(`data dir ${dir}: the hard state record is corrupt`));
   await s2.close();
+});
+
+t.test('a snapshot is a file of its own: the newest is kept, a damaged or missing one stops the load', async (t) => {
+  const dir = tempDir(t);
+  const conf = { voters: [1, 2, 3], learners: [] };
+  let s = await RaftStorage.open(dir);
+  await s.save(ready({ entries: ents(1, 10, 1), hardState: { term: 1, vote: 1, commit: 10 } }));
+  await s.saveSnapshot({ meta: { index: 4, term: 1, conf }, data: Buffer.from('snap@4') }, 2);
+  await s.saveSnapshot({ meta: { index: 8, term: 1, conf }, data: Buffer.from('snap@8') }, 6);
+  // A leader's snapshot replaces the log (and the local snapshot) too.
+  await s.save(ready({ snapshot: { meta: { index: 12, term: 2, conf }, data: Buffer.from('snap@12') }, hardState: { term: 2, vote: 1, commit: 12 } }));
+  await s.close();
+  const files = () => readdirSync(dir).filter((f) => f.startsWith('raft-snapshot-'));
+  t.equal(files().length, 1, 'older snapshot files are deleted');
+  // A file left by a crash before its record was written is not the snapshot, and goes at the next load.
+  writeFileSync(join(dir, 'raft-snapshot-99-0123456789ab.tmp'), 'half');
+  writeFileSync(join(dir, 'raft-snapshot-99-0123456789ab.bin'), 'whole but never recorded');
+  s = await RaftStorage.open(dir);
+  let p = await s.load();
+  t.equal(Buffer.from(p.snapshot!.data).toString(), 'snap@12');
+  t.equal(p.snapshot!.meta.index, 12);
+  t.same(p.entries, []);
+  t.same(s.stats(), { entries: 0, firstIndex: 13, lastIndex: 12, snapshotIndex: 12, snapshotBytes: 7 });
+  await s.close();
+  t.equal(files().length, 1, 'unrecorded snapshot files are removed');
+  const [file] = files();
+  const bytes = readFileSync(join(dir, file));
+  bytes[0] ^= 0x01;
+  writeFileSync(join(dir, file), bytes);
+  s = await RaftStorage.open(dir);
+  await t.rejects(s.load(), { message: new RegExp(`^data dir ${dir}: the snapshot file ${file} at index 12 is corrupt \\(checksum mismatch\\)`) });
+  await s.close();
+  writeFileSync(join(dir, file), bytes.subarray(0, 3));
+  s = await RaftStorage.open(dir);
+  await t.rejects(s.load(), { message: new RegExp(`the snapshot file ${file} at index 12 is truncated \\(3 of 7 bytes\\)`) });
+  await s.close();
+  rmSync(join(dir, file));
+  s = await RaftStorage.open(dir);
+  await t.rejects(s.load(), { message: new RegExp(`the snapshot file ${file} at index 12 cannot be read \\(ENOENT\\)`) });
+  await s.close();
+});
+
+t.test('a snapshot written inline by an earlier version is still read, and the next one moves to a file', async (t) => {
+  const dir = tempDir(t);
+  const conf = { voters: [1], learners: [] };
+  let s = await RaftStorage.open(dir);
+  await s.save(ready({ entries: ents(1, 6, 1), hardState: { term: 1, vote: 1, commit: 6 } }));
+  await s.close();
+  const sealed = (key: Buffer, payload: Uint8Array) => {
+    const out = Buffer.alloc(4 + payload.length);
+    out.writeUInt32BE(crc32(payload, crc32(key)), 0);
+    out.set(payload, 4);
+    return out;
+  };
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  await db.put(Buffer.from('sm'), sealed(Buffer.from('sm'), encodeSnapshotMeta({ index: 3, term: 1, conf })));
+  await db.put(Buffer.from('sd'), sealed(Buffer.from('sd'), Buffer.from('inline@3')));
+  await db.close();
+  s = await RaftStorage.open(dir);
+  let p = await s.load();
+  t.equal(Buffer.from(p.snapshot!.data).toString(), 'inline@3');
+  await s.saveSnapshot({ meta: { index: 5, term: 1, conf }, data: Buffer.from('file@5') }, 4);
+  await s.close();
+  s = await RaftStorage.open(dir);
+  p = await s.load();
+  t.equal(Buffer.from(p.snapshot!.data).toString(), 'file@5');
+  t.same(p.entries.map((e) => e.index), [5, 6]);
+  await s.close();
 });

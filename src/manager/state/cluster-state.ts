@@ -115,6 +115,29 @@ export interface TaskReport {
   health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
+const STATES: readonly TaskState[] = ['pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'lost'];
+const STATE_CODE = Object.fromEntries(STATES.map((v, k) => [v, k])) as Record<TaskState, number>;
+const HEALTHS = ['starting', 'healthy', 'unhealthy'] as const;
+const HEALTH_CODE = { starting: 0, healthy: 1, unhealthy: 2 } as const;
+
+/**
+ * A task in a snapshot: id, service id, service name, slot, version, node, desired (0 running,
+ * 1 shutdown), state, container id, exit code, error, reason, restarts, runningAt - createdAt,
+ * health, createdAt, updatedAt - createdAt. Strings other than the ids are positions in `strings`
+ * (-1: null); states and health are positions in STATES and HEALTHS.
+ */
+type TaskRow = [string, number, number, number, number, number, number, number, string | null, number | null, number, number, number, number | null, number, number, number];
+
+export interface CompactClusterState {
+  services: Service[];
+  strings: string[];
+  tasks: TaskRow[];
+  nodes: NodeRecord[];
+  removedNodes: string[];
+  revision: number;
+  assignVersion: [string, number][];
+}
+
 /** Allowed forward moves of a task's state; a report never moves a task backwards. */
 const ORDER: Record<TaskState, number> = { pending: 0, assigned: 1, starting: 2, running: 3, complete: 4, failed: 4, shutdown: 4, lost: 4 };
 
@@ -205,7 +228,8 @@ export class ClusterState {
           const spec = specOf(svc, t.version);
           this.tasks.set(t.id, {
             id: t.id,
-            serviceId: t.serviceId,
+            // The service's own string, not the command's copy: 100,000 tasks share one.
+            serviceId: svc.id,
             serviceName: svc.name,
             slot: t.slot,
             version: t.version,
@@ -326,8 +350,9 @@ export class ClusterState {
         for (const a of cmd.assignments) {
           const t = this.tasks.get(a.taskId);
           // Only a pending task that still should run is placed; a stale plan changes nothing.
-          if (!t || t.state !== 'pending' || t.desired !== 'running' || !this.nodes.has(a.nodeId)) continue;
-          t.nodeId = a.nodeId;
+          const node = this.nodes.get(a.nodeId);
+          if (!t || t.state !== 'pending' || t.desired !== 'running' || !node) continue;
+          t.nodeId = node.id;
           this.indexTask(t);
           t.state = 'assigned';
           t.reason = null;
@@ -350,11 +375,12 @@ export class ClusterState {
           const healthChanged = r.health !== undefined && r.health !== t.health && t.health !== null;
           if (r.state === t.state && r.containerId === undefined && !healthChanged) continue;
           if (r.state === 'running' && t.state !== 'running') t.runningAt = cmd.ts;
-          t.state = r.state;
+          // The constant, not the string the command's JSON gave (one per task otherwise).
+          t.state = STATES[STATE_CODE[r.state]] ?? r.state;
           if (r.containerId !== undefined) t.containerId = r.containerId;
           if (r.exitCode !== undefined) t.exitCode = r.exitCode;
           if (r.error !== undefined) t.error = r.error;
-          if (healthChanged) t.health = r.health!;
+          if (healthChanged) t.health = HEALTHS[HEALTH_CODE[r.health!]] ?? r.health!;
           t.updatedAt = cmd.ts;
           if (TERMINAL.has(t.state)) this.touchNode(t.nodeId);
           n++;
@@ -482,6 +508,82 @@ export class ClusterState {
 
   toJSON(): unknown {
     return { services: [...this.services.values()], tasks: [...this.tasks.values()], nodes: [...this.nodes.values()], removedNodes: [...this.removedNodes], revision: this.revision, assignVersion: [...this.assignVersion] };
+  }
+
+  /**
+   * The state for a snapshot, compactly: a task is a row of values, not an object with named fields,
+   * and the strings many tasks share (service, node, error, reason) are written once, in `strings`,
+   * and referred to by their position. 100,000 tasks take about a third of the bytes of toJSON's
+   * form, and encode and decode faster. Deterministic: the same state gives the same bytes.
+   */
+  encode(): CompactClusterState {
+    const strings: string[] = [];
+    const refs = new Map<string, number>();
+    const ref = (v: string | null): number => {
+      if (v === null) return -1;
+      let k = refs.get(v);
+      if (k === undefined) {
+        k = strings.length;
+        strings.push(v);
+        refs.set(v, k);
+      }
+      return k;
+    };
+    const tasks: TaskRow[] = [];
+    for (const t of this.tasks.values()) {
+      tasks.push([
+        t.id,
+        ref(t.serviceId),
+        ref(t.serviceName),
+        t.slot,
+        t.version,
+        ref(t.nodeId),
+        t.desired === 'running' ? 0 : 1,
+        STATE_CODE[t.state],
+        t.containerId,
+        t.exitCode,
+        ref(t.error),
+        ref(t.reason),
+        t.restarts,
+        t.runningAt === null ? null : t.runningAt - t.createdAt,
+        t.health === null ? -1 : HEALTH_CODE[t.health],
+        t.createdAt,
+        t.updatedAt - t.createdAt,
+      ]);
+    }
+    return { services: [...this.services.values()], strings, tasks, nodes: [...this.nodes.values()], removedNodes: [...this.removedNodes], revision: this.revision, assignVersion: [...this.assignVersion] };
+  }
+
+  /** Restores what encode() gave. */
+  decode(s: CompactClusterState): void {
+    const str = s.strings;
+    const tasks: Task[] = new Array(s.tasks.length);
+    for (let k = 0; k < s.tasks.length; k++) {
+      const r = s.tasks[k];
+      if (!Array.isArray(r) || r.length !== 17) throw new Error(`snapshot: task row ${k} is malformed`);
+      const createdAt = r[15];
+      tasks[k] = {
+        id: r[0],
+        serviceId: str[r[1]],
+        serviceName: str[r[2]],
+        slot: r[3],
+        version: r[4],
+        nodeId: r[5] < 0 ? null : str[r[5]],
+        desired: r[6] === 0 ? 'running' : 'shutdown',
+        state: STATES[r[7]],
+        containerId: r[8],
+        exitCode: r[9],
+        error: r[10] < 0 ? null : str[r[10]],
+        reason: r[11] < 0 ? null : str[r[11]],
+        restarts: r[12],
+        runningAt: r[13] === null ? null : createdAt + r[13],
+        health: r[14] < 0 ? null : HEALTHS[r[14]],
+        createdAt,
+        updatedAt: createdAt + r[16],
+      };
+      if (tasks[k].state === undefined || typeof tasks[k].id !== 'string') throw new Error(`snapshot: task row ${k} is malformed`);
+    }
+    this.restore({ ...s, tasks });
   }
 
   restore(s: { services: Service[]; tasks: Task[]; nodes: NodeRecord[]; removedNodes?: string[]; revision: number; assignVersion: [string, number][] }): void {

@@ -14,12 +14,24 @@ export class EventLog {
 
   constructor(private readonly max = 10_000) {}
 
+  /** Takes `events` over: they become the stored events (no copies: an entry may cause 100,000). */
   add(index: number, ts: number, events: ClusterEvent[]): void {
-    events.forEach((e, k) => {
-      const s = { ...e, index, k, ts } as StoredEvent;
+    const n = events.length;
+    if (n > this.max && this.listeners.size === 0 && this.items.length + n > this.max + 1000) {
+      // More events than are kept: the trimming below would drop all of this entry's events (it
+      // never splits an entry) and every older one, so nothing needs to be stored.
+      this.items = [];
+      this.droppedThrough = index;
+      return;
+    }
+    for (let k = 0; k < n; k++) {
+      const s = events[k] as StoredEvent;
+      s.index = index;
+      s.k = k;
+      s.ts = ts;
       this.items.push(s);
       for (const f of this.listeners) f(s);
-    });
+    }
     if (this.items.length > this.max + 1000) {
       const cut = this.items.length - this.max;
       this.droppedThrough = this.items[cut - 1].index;

@@ -3,7 +3,7 @@
 // (in snapshots too), so a retry of an applied command returns the first result instead of acting
 // twice — which is what makes a client's retry across a leader change safe.
 import type { Entry, StateMachine } from '../../raft/index.js';
-import { ClusterState, type ClusterCommand } from './cluster-state.js';
+import { ClusterState, type ClusterCommand, type CompactClusterState } from './cluster-state.js';
 import { KvStore, type KvCommand, type KvResult } from './kv.js';
 import { SecurityState, type SecurityCommand } from './security-state.js';
 import { MembershipState, type MembershipCommand } from './membership-state.js';
@@ -146,7 +146,8 @@ export class ManagerState implements StateMachine {
   snapshot(): Uint8Array {
     const recent: unknown[] = [];
     for (const [id, r] of this.recent) recent.push(id, r.fp, r.index, r.failure);
-    return Buffer.from(JSON.stringify({ v: 3, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.toJSON(), security: this.security.toJSON(), membership: this.membership.toJSON(), announced: this.announced, recent }));
+    // v4: the cluster in its compact form (v3 had it as toJSON gives it; both are read).
+    return Buffer.from(JSON.stringify({ v: 4, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.encode(), security: this.security.toJSON(), membership: this.membership.toJSON(), announced: this.announced, recent }));
   }
 
   restore(data: Uint8Array): void {
@@ -154,16 +155,17 @@ export class ManagerState implements StateMachine {
       v: number;
       applied: number;
       kv: [string, string, number][];
-      cluster: Parameters<ClusterState['restore']>[0];
+      cluster: Parameters<ClusterState['restore']>[0] | CompactClusterState;
       security?: Parameters<SecurityState['restore']>[0];
       membership?: Parameters<MembershipState['restore']>[0];
       announced?: { leader: number; term: number };
       recent: unknown[];
     };
-    if (s.v !== 3) throw new Error(`snapshot format ${s.v} is not supported`);
+    if (s.v !== 3 && s.v !== 4) throw new Error(`snapshot format ${s.v} is not supported`);
     this.appliedIndex = s.applied;
     this.kv.restore(s.kv);
-    this.cluster.restore(s.cluster);
+    if (s.v === 4) this.cluster.decode(s.cluster as CompactClusterState);
+    else this.cluster.restore(s.cluster as Parameters<ClusterState['restore']>[0]);
     this.security.restore(s.security);
     this.membership.restore(s.membership);
     this.onMembershipChange?.();
