@@ -22,7 +22,8 @@ try {
   let running = 0;
   while (running < tasks) {
     await new Promise((r) => setTimeout(r, 1000));
-    running = (await client.service('bench')).running;
+    // The counts only: the whole task list (38 MB of JSON) once a second would weigh on the manager measured.
+    running = (await client.serviceSummary('bench')).running;
     if (performance.now() - t0 > 600_000) throw new Error(`only ${running} of ${tasks} running after 10 minutes`);
   }
   const placedS = (performance.now() - t0) / 1000;

@@ -7,6 +7,7 @@
 //   npm run bench:swarm [-- --replicas 20,50 --starts 5 --no-swarm]
 // The engine is scripts/docker-engine.sh's unless DOCKER_HOST is set. Swarm mode is left at the end.
 import { execFile } from 'node:child_process';
+import Docker from 'dockerode';
 import { ProcessCluster, ORCH_BIN } from '../../test/helpers/cluster.js';
 import { dockerEngine } from '../../test/helpers/docker-engine.js';
 import { positiveIntArg } from './lib/args.js';
@@ -74,6 +75,25 @@ async function orchSide(): Promise<{ toN: Record<number, number>; startMs: numbe
   }
 }
 
+/**
+ * The engine's own floor: N containers created and started in parallel straight through the Docker
+ * API (as orch's worker does, without the CLI's process start-ups), until the last has started.
+ */
+async function engineFloor(n: number): Promise<number> {
+  const docker = new Docker({ socketPath: engine.host.replace(/^unix:\/\//, '') });
+  const t0 = performance.now();
+  const ids = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = await docker.createContainer({ Image: IMAGE, Cmd: ['sleep', '3600'], Labels: { 'orch.bench': 'floor' }, HostConfig: { NetworkMode: 'none', Init: true } });
+      await c.start();
+      return c.id;
+    }),
+  );
+  const ms = performance.now() - t0;
+  await Promise.all(ids.map((id) => docker.getContainer(id).remove({ force: true })));
+  return ms;
+}
+
 async function swarmSide(): Promise<{ toN: Record<number, number>; startMs: number[] }> {
   const startMs: number[] = [];
   for (let k = 0; k < starts; k++) {
@@ -106,13 +126,15 @@ async function swarmSide(): Promise<{ toN: Record<number, number>; startMs: numb
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 console.log(`swarm: orch vs Docker swarm mode on ${engine.host}; replicas ${sizes.join(' then ')} on one worker; ${starts} single starts each`);
+const floor: Record<number, number> = {};
+for (const n of sizes) floor[n] = await engineFloor(n);
 const orch = await orchSide();
 const swarm = withSwarm ? await swarmSide() : null;
 for (const n of sizes) {
   const label = n === sizes[0] ? `create ${n} replicas` : `scale to ${n}`;
-  console.log(`  ${label.padEnd(20)} orch ${s(orch.toN[n])}${swarm ? `  swarm ${s(swarm.toN[n])}  orch/swarm ${(orch.toN[n] / swarm.toN[n]).toFixed(2)}x` : ''}`);
+  console.log(`  ${label.padEnd(20)} orch ${s(orch.toN[n])}${swarm ? `  swarm ${s(swarm.toN[n])}  orch/swarm ${(orch.toN[n] / swarm.toN[n]).toFixed(2)}x` : ''}  (the engine alone, ${n} in parallel through its API: ${s(floor[n])})`);
 }
 const om = percentile([...orch.startMs].sort((a, b) => a - b), 50);
 const dm = swarm ? percentile([...swarm.startMs].sort((a, b) => a - b), 50) : NaN;
 console.log(`  start one task (p50) orch run --wait ${s(om)}${swarm ? `  docker run -d ${s(dm)}  orch/docker ${(om / dm).toFixed(2)}x` : ''}`);
-process.stdout.write(JSON.stringify({ bench: 'swarm', sizes, orch, swarm }) + '\n');
+process.stdout.write(JSON.stringify({ bench: 'swarm', sizes, orch, swarm, engineFloorMs: floor }) + '\n');

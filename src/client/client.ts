@@ -127,7 +127,9 @@ export interface Assignment {
 export interface Assignments {
   term: number;
   version: number;
-  tasks: Assignment[];
+  /** Absent when `unchanged`: the node's assignments are still those of `version`. */
+  tasks?: Assignment[];
+  unchanged?: boolean;
 }
 
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -229,6 +231,11 @@ export class OrchClient {
 
   service(idOrName: string): Promise<ServiceInfo & { tasks: TaskInfo[] }> {
     return this.call('GET', `/v1/services/${encodeURIComponent(idOrName)}`);
+  }
+
+  /** The service and its counts (running, desired...), without its task list: cheap to poll. */
+  serviceSummary(idOrName: string): Promise<ServiceInfo> {
+    return this.call('GET', `/v1/services/${encodeURIComponent(idOrName)}?tasks=false`);
   }
 
   patchService(idOrName: string, patch: Record<string, unknown>, idempotencyKey?: string): Promise<ServiceInfo> {

@@ -71,6 +71,13 @@ export class Agent {
 
   private report(r: Report): void {
     this.reports.push(r);
+    // Our copy follows what we report: a manager answers "unchanged" to a poll until an assignment
+    // changes, and a copy still saying "assigned" would have us report "running" again every poll.
+    const t = this.tasks.find((x) => x.id === r.taskId);
+    if (t) {
+      t.state = r.state;
+      if (r.containerId) t.containerId = r.containerId;
+    }
   }
 
   /** Sends the heartbeat with every report gathered since the last one. */
@@ -101,7 +108,7 @@ export class Agent {
         if (a.term < this.term) continue; // an answer from a deposed leader
         this.term = a.term;
         this.version = a.version;
-        this.tasks = a.tasks;
+        if (!a.unchanged) this.tasks = a.tasks ?? [];
         this.reconciling = this.reconcile();
         await this.reconciling;
       } catch (err) {

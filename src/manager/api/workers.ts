@@ -148,6 +148,10 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
       req.raw.once('close', () => ac.abort());
       await waitForChange(ctx, waiters, id, since, req.query.wait ?? 0, ac.signal);
       const cluster = ctx.state.cluster;
+      const version = cluster.assignVersion.get(id) ?? 0;
+      // Nothing changed while the poll waited: no need to send (and encode) the same tasks again. With
+      // 100 nodes of 1,000 tasks, re-sending them made 13 MB of garbage a second on the leader.
+      if (since >= 0 && version === since) return { term: ctx.node.status().term, version, unchanged: true };
       // Written by hand: a node's thousand tasks mostly share one spec, which is encoded once.
       const specJson = new Map<unknown, string>();
       const parts: string[] = [];
@@ -160,7 +164,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
         parts.push(`${head.slice(0, -1)},"spec":${sj}}`);
       }
       // Sent in pieces: a node with 1,000 tasks gets a body of about a megabyte.
-      const chunks = [`{"term":${ctx.node.status().term},"version":${cluster.assignVersion.get(id) ?? 0},"tasks":[`];
+      const chunks = [`{"term":${ctx.node.status().term},"version":${version},"tasks":[`];
       for (let k = 0; k < parts.length; k += 100) chunks.push((k > 0 ? ',' : '') + parts.slice(k, k + 100).join(','));
       chunks.push(']}');
       return reply.type('application/json; charset=utf-8').send(Readable.from(chunks, { objectMode: false }));
