@@ -41,11 +41,15 @@ export function chaosClient(managers: string[]): OrchClient {
 export function kvClient(id: number, managers: string[], keys: string[], history: History, rnd: Random): ClientLoop {
   // One client per manager (each tries its own manager first), one picked per operation: requests
   // reach followers and deposed leaders too, not only the manager that answered last.
-  const clients = managers.map((_, k) => chaosClient([...managers.slice(k), ...managers.slice(0, k)]));
+  const rotated = (k: number) => [...managers.slice(k), ...managers.slice(0, k)];
+  const clients = managers.map((_, k) => chaosClient(rotated(k)));
+  // The nemesis swaps a replaced manager's address in `managers`: each client's own order follows.
+  const follow = () => clients.forEach((c, k) => c.managers.splice(0, c.managers.length, ...rotated(k)));
   const seen = new Map<string, number>();
   let n = 0;
   const l = loop(
     async () => {
+      follow();
       const c = rnd.pick(clients);
       const key = rnd.pick(keys);
       const r = rnd.next();

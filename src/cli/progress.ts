@@ -33,16 +33,22 @@ export class ProgressLine {
   }
 }
 
-/** Polls until `check` returns a value; `check` also sets the progress line and may throw. */
-export async function pollUntil<T>(timeoutMs: number, quiet: boolean, check: (p: ProgressLine) => Promise<T | undefined>, timedOut: () => string): Promise<T> {
+/**
+ * Polls until `check` returns a value; `check` also sets the progress line and may throw. The first
+ * looks come quickly (50 ms apart, growing to 250 ms), so that a short wait is not rounded up to a
+ * whole poll period.
+ */
+export async function pollUntil<T>(timeoutMs: number, quiet: boolean, check: (p: ProgressLine) => Promise<T | undefined>, timedOut: () => string | Promise<string>): Promise<T> {
   const p = new ProgressLine(quiet);
   const deadline = Date.now() + timeoutMs;
+  let gap = 50;
   try {
     for (;;) {
       const v = await check(p);
       if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(timedOut());
-      await new Promise((r) => setTimeout(r, 250));
+      if (Date.now() > deadline) throw new Error(await timedOut());
+      await new Promise((r) => setTimeout(r, gap));
+      gap = Math.min(250, Math.round(gap * 1.5));
     }
   } finally {
     p.end();
@@ -75,12 +81,14 @@ export function updateLine(s: ServiceInfo): string | null {
  * back is an error (the command exits non-zero and says why).
  */
 export async function waitService(c: OrchClient, name: string, timeoutMs: number, quiet: boolean): Promise<ServiceWithTasks> {
-  let last: ServiceWithTasks | null = null;
-  return pollUntil(
+  let last: ServiceInfo | null = null;
+  // The counts are polled (a service of 100,000 tasks lists 38 MB of them); the tasks are fetched
+  // once at the end, for the answer, or for the reason a replica is pending.
+  await pollUntil(
     timeoutMs,
     quiet,
     async (p) => {
-      const s = (last = await c.service(name));
+      const s = (last = await c.serviceSummary(name));
       const u = s.update;
       const updating = u !== null && (u.state === 'updating' || u.state === 'rolling-back');
       // An update that ended before the service's last change is old news, not this command's.
@@ -89,9 +97,11 @@ export async function waitService(c: OrchClient, name: string, timeoutMs: number
       if (current && (u.state === 'paused' || u.state === 'rolled-back')) throw new Error(`${s.name}: ${updateLine(s)}`);
       return !updating && s.running >= s.desired ? s : undefined;
     },
-    () => {
-      const why = last?.tasks.find((t) => t.desired === 'running' && t.state === 'pending' && t.reason)?.reason;
+    async () => {
+      const tasks = await c.service(name).then((x) => x.tasks, () => [] as TaskInfo[]);
+      const why = tasks.find((t) => t.desired === 'running' && t.state === 'pending' && t.reason)?.reason;
       return `${name}: ${last?.running ?? 0} of ${last?.desired ?? '?'} replicas running after ${Math.round(timeoutMs / 1000)} s${last?.update ? `; ${updateLine(last)}` : ''}${why ? ` (pending: ${why})` : ''}`;
     },
   );
+  return c.service(name);
 }
