@@ -76,16 +76,21 @@ export interface ManagerOptions {
  * the next: the commands are idempotent by their ids.
  */
 function leaderDuty(ctx: ManagerContext, everyMs: number, due: () => Envelope | null, done: () => void = () => undefined): () => void {
+  return leaderLoop(ctx, everyMs, () => {
+    const cmd = due();
+    return cmd ? ctx.node.propose(ManagerState.encode(cmd)).then(done) : null;
+  });
+}
+
+/** Every `everyMs`, on the ready leader: runs the proposal `next()` returns, one at a time; failures are retried by the next tick. */
+function leaderLoop(ctx: ManagerContext, everyMs: number, next: () => Promise<unknown> | null): () => void {
   let busy = false;
   const timer = setInterval(() => {
     if (busy || !ctx.node.isReadyLeader()) return;
-    const cmd = due();
-    if (!cmd) return;
+    const p = next();
+    if (!p) return;
     busy = true;
-    ctx.node
-      .propose(ManagerState.encode(cmd))
-      .then(done, () => undefined)
-      .finally(() => (busy = false));
+    p.catch(() => undefined).finally(() => (busy = false));
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
@@ -410,24 +415,16 @@ const PROMOTE_WITHIN = 200;
 
 /** The leader promotes a learner to voter once it has caught up (and answers), one at a time. */
 function promoteCaughtUpLearners(ctx: ManagerContext, log: (m: string) => void): () => void {
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy || !ctx.node.isReadyLeader()) return;
+  return leaderLoop(ctx, 100, () => {
     const st = ctx.node.status();
-    if (st.confIndex > st.commit) return;
+    if (st.confIndex > st.commit) return null;
     const ready = st.conf.learners.find((l) => {
       const p = st.progress[l];
       return p !== undefined && p.recentActive && p.state === 'replicate' && st.commit - p.match <= PROMOTE_WITHIN;
     });
-    if (ready === undefined) return;
-    busy = true;
-    ctx.node
-      .proposeConfChange({ type: 'promote', id: ready })
-      .then(() => log(`manager ${ready} caught up and was promoted to voter`), () => undefined)
-      .finally(() => (busy = false));
-  }, 100);
-  timer.unref();
-  return () => clearInterval(timer);
+    if (ready === undefined) return null;
+    return ctx.node.proposeConfChange({ type: 'promote', id: ready }).then(() => log(`manager ${ready} caught up and was promoted to voter`));
+  });
 }
 
 /** A manager whose own log says it was removed (and that this is committed) stops. */

@@ -64,8 +64,6 @@ export interface RaftNodeOptions {
   proposalTimeoutMs?: number;
   readTimeoutMs?: number;
   onRoleChange?: (role: Role, term: number, leader: NodeId) => void;
-  /** The configuration in force changed (a change entry was appended, truncated or restored). */
-  onConfChange?: (conf: ConfState) => void;
   /** Timings for metrics, reported as they happen. */
   observe?: RaftObserver;
 }
@@ -134,7 +132,6 @@ export class RaftNode {
   private snapshotDue = false;
   private role: Role = 'follower';
   private leader: NodeId = NONE;
-  private lastConf: ConfState | null = null;
   /** For metrics: counters and the commit latency samples of this node's own proposals. */
   readonly metrics = { proposalsCommitted: 0, proposalsFailed: 0, leaderChanges: 0, snapshotsTaken: 0, applied: 0, turns: 0, readys: 0, saveMs: 0, entriesSaved: 0, turnMs: 0 };
 
@@ -438,10 +435,6 @@ export class RaftNode {
     }
     if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.lead);
     c.advance(rd);
-    if (c.conf !== this.lastConf) {
-      this.lastConf = c.conf;
-      this.opts.onConfChange?.(c.status().conf);
-    }
     this.serveReads();
     await this.maybeSnapshot();
   }
@@ -467,7 +460,7 @@ export class RaftNode {
   }
 
   private apply(e: Entry): void {
-    // Membership changes are the core's; the application learns of them through onConfChange.
+    // Membership changes are the core's; the application reads the configuration from status().
     const result = e.type === EntryType.ConfChange ? decodeConfChange(e.data) : e.data.length > 0 ? this.opts.sm.apply(e) : undefined;
     this.metrics.applied = e.index;
     this.bytesSinceSnapshot += e.data.length;
