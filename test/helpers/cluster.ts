@@ -12,15 +12,26 @@ import { OrchClient, type ManagerInfo } from '../../src/client/client.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const ORCH_BIN = join(REPO_ROOT, 'bin', 'orch.js');
 
+/** Ports handed out by this process: the kernel may offer a port again once it is closed. */
+const handedOut = new Set<number>();
+
+/** A loopback port nothing listens on now, and never one this process handed out before. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: no new port after 100 tries');
 }
 
 /** What GET /raft/status answers: a manager's own view. */
