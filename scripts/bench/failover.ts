@@ -6,7 +6,7 @@ import { Pool } from 'undici';
 import { ProcessCluster } from '../../test/helpers/cluster.js';
 import { EtcdCluster, etcdAvailable } from './lib/etcd.js';
 import { percentile } from './lib/load.js';
-import { positiveIntArg } from './lib/args.js';
+import { positiveIntArg, launcherArg } from './lib/args.js';
 
 
 const rounds = positiveIntArg('rounds', 10);
@@ -62,7 +62,7 @@ async function round(t: Target): Promise<number> {
 }
 
 async function orchTarget(): Promise<{ t: Target; stop: () => Promise<void> }> {
-  const c = await ProcessCluster.start({ managers: 3, electionMs, heartbeatMs });
+  const c = await ProcessCluster.start({ managers: 3, electionMs, heartbeatMs, launcher: launcherArg() });
   await c.waitForLeader(15_000);
   const body = JSON.stringify({ value: 'x'.repeat(64) });
   return {

@@ -2,6 +2,7 @@
 // moment one of them answers as leader with the others following. Prints each run and the median.
 //   npm run build && node build/scripts/bench/first-election.js [--runs 5]
 import { ProcessCluster } from '../../test/helpers/cluster.js';
+import { launcherArg } from './lib/args.js';
 
 const k = process.argv.indexOf('--runs');
 const runs = k >= 0 ? Number(process.argv[k + 1]) : 5;
@@ -12,7 +13,7 @@ if (!Number.isSafeInteger(runs) || runs < 1) {
 const times: number[] = [];
 for (let r = 0; r < runs; r++) {
   const t0 = Date.now();
-  const c = await ProcessCluster.start({ managers: 3 });
+  const c = await ProcessCluster.start({ managers: 3, launcher: launcherArg() });
   const { status } = await c.waitForLeader(15_000);
   const ms = Date.now() - t0;
   times.push(ms);

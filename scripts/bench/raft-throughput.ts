@@ -3,6 +3,7 @@
 //   npm run bench:raft-throughput [-- --seconds 10 --warmup 2 --clients 16,64 --no-etcd]
 // Each system gets the same unmeasured warm-up first (Node's JIT needs it; etcd gets it too).
 import { closedLoop, type LoadResult } from './lib/load.js';
+import { launcherArg } from './lib/args.js';
 import { ProcessCluster } from '../../test/helpers/cluster.js';
 import { EtcdCluster, etcdAvailable } from './lib/etcd.js';
 
@@ -26,7 +27,7 @@ function fmt(r: LoadResult): string {
 }
 
 async function benchOrch(c: number): Promise<LoadResult> {
-  const cluster = await ProcessCluster.start({ managers: 3 });
+  const cluster = await ProcessCluster.start({ managers: 3, launcher: launcherArg() });
   try {
     const { index } = await cluster.waitForLeader(15_000);
     const leader = cluster.managers[index].address;

@@ -4,14 +4,14 @@
 //   npm run build && node build/scripts/bench/schedule.js [--nodes 1000 --replicas 100000]
 import { request } from 'undici';
 import { ProcessCluster } from '../../test/helpers/cluster.js';
-import { positiveIntArg } from './lib/args.js';
+import { positiveIntArg, launcherArg } from './lib/args.js';
 
 
 const nodes = positiveIntArg('nodes', 1000);
 const replicas = positiveIntArg('replicas', 100_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const c = await ProcessCluster.start({ managers: 3 });
+const c = await ProcessCluster.start({ managers: 3, launcher: launcherArg() });
 try {
   const { index } = await c.waitForLeader(15_000);
   const leader = c.managers[index].address;

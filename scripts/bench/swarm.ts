@@ -7,10 +7,12 @@
 //   npm run bench:swarm [-- --replicas 20,50 --starts 5 --no-swarm]
 // The engine is scripts/docker-engine.sh's unless DOCKER_HOST is set. Swarm mode is left at the end.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import Docker from 'dockerode';
 import { ProcessCluster, ORCH_BIN } from '../../test/helpers/cluster.js';
 import { dockerEngine } from '../../test/helpers/docker-engine.js';
-import { positiveIntArg } from './lib/args.js';
+import { positiveIntArg, launcherArg } from './lib/args.js';
 import { percentile } from './lib/load.js';
 
 const IMAGE = 'orch/busybox:latest';
@@ -40,7 +42,7 @@ async function ourContainers(): Promise<number> {
 }
 
 async function orchSide(): Promise<{ toN: Record<number, number>; startMs: number[] }> {
-  const c = await ProcessCluster.start({ managers: 3, instrument: false });
+  const c = await ProcessCluster.start({ managers: 3, instrument: false, launcher: launcherArg() });
   const client = c.client({ deadlineMs: 30_000 });
   try {
     await c.waitForLeader();
@@ -75,12 +77,21 @@ async function orchSide(): Promise<{ toN: Record<number, number>; startMs: numbe
   }
 }
 
+/** The machine's busy CPU time so far, in seconds (all cores; from /proc/stat, Linux only). */
+function busyCpuS(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + (steal ?? 0)) / 100; // USER_HZ is 100 on Linux
+}
+
 /**
  * The engine's own floor: N containers created and started in parallel straight through the Docker
- * API (as orch's worker does, without the CLI's process start-ups), until the last has started.
+ * API (as orch's worker does, without the CLI's process start-ups), until the last has started. The
+ * CPU the machine spent meanwhile, over its cores, is a floor under any orchestrator on this engine.
  */
-async function engineFloor(n: number): Promise<number> {
+async function engineFloor(n: number): Promise<{ ms: number; cpuS: number }> {
   const docker = new Docker({ socketPath: engine.host.replace(/^unix:\/\//, '') });
+  const cpu0 = busyCpuS();
   const t0 = performance.now();
   const ids = await Promise.all(
     Array.from({ length: n }, async () => {
@@ -90,8 +101,9 @@ async function engineFloor(n: number): Promise<number> {
     }),
   );
   const ms = performance.now() - t0;
+  const cpuS = busyCpuS() - cpu0;
   await Promise.all(ids.map((id) => docker.getContainer(id).remove({ force: true })));
-  return ms;
+  return { ms, cpuS };
 }
 
 async function swarmSide(): Promise<{ toN: Record<number, number>; startMs: number[] }> {
@@ -124,17 +136,18 @@ async function swarmSide(): Promise<{ toN: Record<number, number>; startMs: numb
   return { toN, startMs };
 }
 
+const cores = availableParallelism();
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 console.log(`swarm: orch vs Docker swarm mode on ${engine.host}; replicas ${sizes.join(' then ')} on one worker; ${starts} single starts each`);
-const floor: Record<number, number> = {};
+const floor: Record<number, { ms: number; cpuS: number }> = {};
 for (const n of sizes) floor[n] = await engineFloor(n);
 const orch = await orchSide();
 const swarm = withSwarm ? await swarmSide() : null;
 for (const n of sizes) {
   const label = n === sizes[0] ? `create ${n} replicas` : `scale to ${n}`;
-  console.log(`  ${label.padEnd(20)} orch ${s(orch.toN[n])}${swarm ? `  swarm ${s(swarm.toN[n])}  orch/swarm ${(orch.toN[n] / swarm.toN[n]).toFixed(2)}x` : ''}  (the engine alone, ${n} in parallel through its API: ${s(floor[n])})`);
+  console.log(`  ${label.padEnd(20)} orch ${s(orch.toN[n])}${swarm ? `  swarm ${s(swarm.toN[n])}  orch/swarm ${(orch.toN[n] / swarm.toN[n]).toFixed(2)}x` : ''}  (the engine alone, ${n} in parallel through its API: ${s(floor[n].ms)}, using ${floor[n].cpuS.toFixed(2)} CPU-s: at least ${(floor[n].cpuS / cores).toFixed(2)} s on ${cores} cores)`);
 }
 const om = percentile([...orch.startMs].sort((a, b) => a - b), 50);
 const dm = swarm ? percentile([...swarm.startMs].sort((a, b) => a - b), 50) : NaN;
 console.log(`  start one task (p50) orch run --wait ${s(om)}${swarm ? `  docker run -d ${s(dm)}  orch/docker ${(om / dm).toFixed(2)}x` : ''}`);
-process.stdout.write(JSON.stringify({ bench: 'swarm', sizes, orch, swarm, engineFloorMs: floor }) + '\n');
+process.stdout.write(JSON.stringify({ bench: 'swarm', sizes, orch, swarm, engineFloor: floor, cores }) + '\n');

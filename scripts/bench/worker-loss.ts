@@ -3,12 +3,12 @@
 //   npm run bench:worker-loss [-- --rounds 3 --replicas 4]
 import { ProcessCluster } from '../../test/helpers/cluster.js';
 import { dockerEngine } from '../../test/helpers/docker-engine.js';
-import { positiveIntArg } from './lib/args.js';
+import { positiveIntArg, launcherArg } from './lib/args.js';
 
 const rounds = positiveIntArg('rounds', 3);
 const replicas = positiveIntArg('replicas', 4);
 const engine = await dockerEngine();
-const c = await ProcessCluster.start({ managers: 3, instrument: false });
+const c = await ProcessCluster.start({ managers: 3, instrument: false, launcher: launcherArg() });
 const client = c.client({ deadlineMs: 30_000 });
 const until = async (ms: number, f: () => Promise<boolean>) => {
   const end = Date.now() + ms;

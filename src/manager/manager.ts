@@ -99,7 +99,7 @@ function leaderLoop(ctx: ManagerContext, everyMs: number, next: () => Promise<un
 /** A leader writes leader.elected once per term, so the event stream shows leader changes in log order. */
 function announceLeadership(ctx: ManagerContext, address: string): () => void {
   return leaderDuty(ctx, 50, () => {
-    const term = ctx.node.status().term;
+    const term = ctx.node.term();
     return ctx.state.announced.term >= term ? null : { op: 'leader.elected', ts: Date.now(), leader: ctx.self, term, address, id: `leader.${term}.${ctx.self}` };
   });
 }

@@ -175,6 +175,11 @@ export class RaftNode {
     return this.opts.id;
   }
 
+  /** The current term: what hot paths (worker heartbeats) need, without status()'s copies. */
+  term(): number {
+    return this.core.term;
+  }
+
   /** The last request to this peer succeeded (no failure since): what "it answers" means at the edge. */
   peerAnswering(id: NodeId): boolean {
     return this.transport ? this.transport.peerFailures(id) === 0 : false;

@@ -11,6 +11,8 @@ import { OrchClient, type ManagerInfo } from '../../src/client/client.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const ORCH_BIN = join(REPO_ROOT, 'bin', 'orch.js');
+/** The installed command: a shell launcher that execs node on ORCH_BIN with orch's memory settings. */
+export const ORCH_LAUNCHER = join(REPO_ROOT, 'bin', 'orch');
 
 /** Ports handed out by this process: the kernel may offer a port again once it is closed. */
 const handedOut = new Set<number>();
@@ -54,6 +56,11 @@ export interface ClusterOptions {
    * slow a process's start; for tests that time the product itself.
    */
   instrument?: boolean;
+  /**
+   * Start managers through bin/orch, the installed command (with its memory settings), instead of
+   * `node bin/orch.js`: what benchmarks measure, since it is what users run.
+   */
+  launcher?: boolean;
 }
 
 /** A child process of the test: its pid while it runs, and a promise of its exit. */
@@ -208,7 +215,9 @@ export class ProcessCluster {
     ];
     const out = createWriteStream(m.logFile, { flags: 'a' });
     const env = o.instrument === false ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_'))) : process.env;
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const p = o.launcher
+      ? spawn(ORCH_LAUNCHER, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ORCH_NODE: process.execPath } })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     p.stdout!.pipe(out);
     p.stderr!.pipe(out);
     m.proc = p;

@@ -18,3 +18,11 @@ export function positiveIntArg(name: string, dflt: number): number {
 export function positiveNumberArg(name: string, dflt: number): number {
   return numberArg(name, dflt, false);
 }
+
+/**
+ * Managers start through bin/orch, as users run them (with its memory settings), unless
+ * `--no-launcher` asks for plain `node bin/orch.js`: the before/after of those settings.
+ */
+export function launcherArg(): boolean {
+  return !process.argv.includes('--no-launcher');
+}

@@ -17,7 +17,8 @@ import { isOurs, readClusterFile, writeClusterFile, type ClusterFile, type UpPro
 import { subjectOfPem } from '../../security/identity.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const ORCH_BIN = join(ROOT, 'bin', 'orch.js');
+// The installed command (a launcher that execs node with orch's memory settings; see bin/orch).
+const ORCH_LAUNCHER = join(ROOT, 'bin', 'orch');
 const ENGINE = join(ROOT, 'scripts', 'docker-engine.sh');
 
 export interface UpOptions {
@@ -56,7 +57,7 @@ function ensureEngine(log: (l: string) => void): { host: string; started: boolea
 
 function startDetached(args: string[], logFile: string, env: NodeJS.ProcessEnv): number {
   const fd = openSync(logFile, 'a');
-  const p = spawn(process.execPath, [ORCH_BIN, ...args], { detached: true, stdio: ['ignore', fd, fd], env });
+  const p = spawn(ORCH_LAUNCHER, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...env, ORCH_NODE: process.execPath } });
   p.unref();
   return p.pid!;
 }
