@@ -28,6 +28,13 @@ try {
   }
   const placedS = (performance.now() - t0) / 1000;
   const rss = c.managers.map((_, k) => Math.round(c.rssKiB(k) / 1024));
+  // One look is one moment (a manager may be taking a snapshot just then): also the highest over
+  // the next 10 s, sampled every 250 ms, with nothing asked of the cluster meanwhile.
+  const rssMax = [...rss];
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    c.managers.forEach((_, k) => (rssMax[k] = Math.max(rssMax[k], Math.round(c.rssKiB(k) / 1024))));
+  }
   const follower = c.managers.findIndex((_, k) => k !== li);
   const target = (await c.status(li))!.commit;
   await c.kill(follower);
@@ -36,9 +43,11 @@ try {
   await c.waitForApplied(follower, target, 120_000);
   const startS = (performance.now() - t1) / 1000;
   console.log(`state-size: ${tasks} tasks running on ${nodes} simulated nodes (${placedS.toFixed(1)} s from the create)`);
-  console.log(`  manager RSS: ${rss.map((m, k) => `${k === li ? 'leader' : 'follower'} ${m} MiB`).join(', ')} (target under 300 MB, which is 286 MiB)`);
+  const role = (k: number) => (k === li ? 'leader' : 'follower');
+  console.log(`  manager RSS when the last task ran: ${rss.map((m, k) => `${role(k)} ${m} MiB`).join(', ')} (target under 300 MB, which is 286 MiB)`);
+  console.log(`  highest over the next 10 s: ${rssMax.map((m, k) => `${role(k)} ${m} MiB`).join(', ')}`);
   console.log(`  restart of a follower (kill -9) until it has applied index ${target}: ${startS.toFixed(2)} s (target under 3 s)`);
-  process.stdout.write(JSON.stringify({ bench: 'state-size', tasks, nodes, placedS, rssMiB: rss, leader: li, restartS: startS }) + '\n');
+  process.stdout.write(JSON.stringify({ bench: 'state-size', tasks, nodes, placedS, rssMiB: rss, rssMaxMiB: rssMax, leader: li, restartS: startS }) + '\n');
 } finally {
   await client.close();
   await c.stop();

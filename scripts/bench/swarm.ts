@@ -37,8 +37,10 @@ async function until(ms: number, f: () => Promise<boolean>): Promise<void> {
   throw new Error('timed out');
 }
 
-async function ourContainers(): Promise<number> {
-  return (await sh('docker', ['ps', '-aq', '--filter', 'label=orch.service'])).split('\n').filter(Boolean).length;
+/** Containers (any state) of this run's services only: an engine may hold others' containers. */
+async function ourContainers(services: string[]): Promise<number> {
+  const labels = (await sh('docker', ['ps', '-a', '--filter', 'label=orch.service', '--format', '{{.Label "orch.service"}}'])).split('\n');
+  return labels.filter((l) => services.includes(l)).length;
 }
 
 async function orchSide(): Promise<{ toN: Record<number, number>; startMs: number[] }> {
@@ -61,7 +63,7 @@ async function orchSide(): Promise<{ toN: Record<number, number>; startMs: numbe
       toN[n] = performance.now() - t1;
     }
     await client.stopService('bench');
-    await until(120_000, async () => (await ourContainers()) === 0);
+    await until(120_000, async () => (await ourContainers(['bench'])) === 0);
     const startMs: number[] = [];
     for (let k = 0; k < starts; k++) {
       const t1 = performance.now();
@@ -69,7 +71,7 @@ async function orchSide(): Promise<{ toN: Record<number, number>; startMs: numbe
       startMs.push(performance.now() - t1);
       await client.stopService(`lat${k}`);
     }
-    await until(120_000, async () => (await ourContainers()) === 0);
+    await until(120_000, async () => (await ourContainers(Array.from({ length: starts }, (_, k) => `lat${k}`))) === 0);
     return { toN, startMs };
   } finally {
     await client.close();
