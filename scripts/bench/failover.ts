@@ -133,4 +133,4 @@ if (withEtcd) {
   console.log(`  etcd: p50 ${etcd.p50.toFixed(0)} ms, max ${etcd.max.toFixed(0)} ms`);
   console.log(`  ratio orch/etcd: p50 ${(orch.p50 / etcd.p50).toFixed(2)}x, max ${(orch.max / etcd.max).toFixed(2)}x`);
 } else console.log('  (etcd not installed: install Debian\'s etcd-server to compare)');
-process.stdout.write(JSON.stringify({ bench: 'failover', rounds, electionMs, heartbeatMs, orch, etcd }) + '\n');
+process.stdout.write(JSON.stringify({ bench: 'failover', launcher: launcherArg(), rounds, electionMs, heartbeatMs, orch, etcd }) + '\n');

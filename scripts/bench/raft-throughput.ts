@@ -71,4 +71,4 @@ for (const c of clients) {
   }
   rows.push({ c, orch, etcd });
 }
-process.stdout.write(JSON.stringify({ bench: 'raft-throughput', seconds, rows }) + '\n');
+process.stdout.write(JSON.stringify({ bench: 'raft-throughput', launcher: launcherArg(), seconds, rows }) + '\n');

@@ -43,7 +43,7 @@ try {
   console.log(`  ${replicas} tasks placed and committed in ${secs.toFixed(1)} s: ${Math.round(replicas / secs)} placements/s (target >= 10,000/s)`);
   console.log(`  all running (reported by the simulated workers) after ${((runningAt - t0) / 1000).toFixed(1)} s`);
   console.log(`  leader memory: rss ${Math.round(status.memory.rss / 2 ** 20)} MiB, heap ${Math.round(status.memory.heapUsed / 2 ** 20)} MiB`);
-  process.stdout.write(JSON.stringify({ bench: 'schedule', nodes, replicas, placementsPerS: replicas / secs, runningS: (runningAt - t0) / 1000, leaderRssMiB: status.memory.rss / 2 ** 20 }) + '\n');
+  process.stdout.write(JSON.stringify({ bench: 'schedule', launcher: launcherArg(), nodes, replicas, placementsPerS: replicas / secs, runningS: (runningAt - t0) / 1000, leaderRssMiB: status.memory.rss / 2 ** 20 }) + '\n');
   await client.close();
 } finally {
   await c.stop();

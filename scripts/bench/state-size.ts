@@ -47,7 +47,7 @@ try {
   console.log(`  manager RSS when the last task ran: ${rss.map((m, k) => `${role(k)} ${m} MiB`).join(', ')} (target under 300 MB, which is 286 MiB)`);
   console.log(`  highest over the next 10 s: ${rssMax.map((m, k) => `${role(k)} ${m} MiB`).join(', ')}`);
   console.log(`  restart of a follower (kill -9) until it has applied index ${target}: ${startS.toFixed(2)} s (target under 3 s)`);
-  process.stdout.write(JSON.stringify({ bench: 'state-size', tasks, nodes, placedS, rssMiB: rss, rssMaxMiB: rssMax, leader: li, restartS: startS }) + '\n');
+  process.stdout.write(JSON.stringify({ bench: 'state-size', launcher: launcherArg(), tasks, nodes, placedS, rssMiB: rss, rssMaxMiB: rssMax, leader: li, restartS: startS }) + '\n');
 } finally {
   await client.close();
   await c.stop();

@@ -37,9 +37,12 @@ async function until(ms: number, f: () => Promise<boolean>): Promise<void> {
   throw new Error('timed out');
 }
 
-/** Containers (any state) of this run's services only: an engine may hold others' containers. */
-async function ourContainers(services: string[]): Promise<number> {
-  const labels = (await sh('docker', ['ps', '-a', '--filter', 'label=orch.service', '--format', '{{.Label "orch.service"}}'])).split('\n');
+/**
+ * Containers (any state) of this run's worker and services only: an engine may hold others'
+ * containers, even of an earlier run of this bench under the same service names.
+ */
+async function ourContainers(nodeId: string, services: string[]): Promise<number> {
+  const labels = (await sh('docker', ['ps', '-a', '--filter', `label=orch.node=${nodeId}`, '--format', '{{.Label "orch.service"}}'])).split('\n');
   return labels.filter((l) => services.includes(l)).length;
 }
 
@@ -50,6 +53,7 @@ async function orchSide(): Promise<{ toN: Record<number, number>; startMs: numbe
     await c.waitForLeader();
     c.startWorker('w1', engine.host);
     await until(30_000, async () => (await client.nodes()).some((n) => n.status === 'ready'));
+    const nodeId = (await client.nodes()).find((n) => n.status === 'ready')!.id;
     const running = async (name: string) => (await client.tasks({ service: name })).filter((t) => t.state === 'running').length;
     const toN: Record<number, number> = {};
     const t0 = performance.now();
@@ -63,7 +67,7 @@ async function orchSide(): Promise<{ toN: Record<number, number>; startMs: numbe
       toN[n] = performance.now() - t1;
     }
     await client.stopService('bench');
-    await until(120_000, async () => (await ourContainers(['bench'])) === 0);
+    await until(120_000, async () => (await ourContainers(nodeId, ['bench'])) === 0);
     const startMs: number[] = [];
     for (let k = 0; k < starts; k++) {
       const t1 = performance.now();
@@ -71,7 +75,7 @@ async function orchSide(): Promise<{ toN: Record<number, number>; startMs: numbe
       startMs.push(performance.now() - t1);
       await client.stopService(`lat${k}`);
     }
-    await until(120_000, async () => (await ourContainers(Array.from({ length: starts }, (_, k) => `lat${k}`))) === 0);
+    await until(120_000, async () => (await ourContainers(nodeId, Array.from({ length: starts }, (_, k) => `lat${k}`))) === 0);
     return { toN, startMs };
   } finally {
     await client.close();
@@ -79,17 +83,21 @@ async function orchSide(): Promise<{ toN: Record<number, number>; startMs: numbe
   }
 }
 
-/** The machine's busy CPU time so far, in seconds (all cores; from /proc/stat, Linux only). */
+/**
+ * The machine's busy CPU time so far, in seconds (all cores; from /proc/stat, Linux only). Time
+ * stolen by the hypervisor is left out; this script's own few API calls are in.
+ */
 function busyCpuS(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = f;
-  return (user + nice + system + irq + softirq + (steal ?? 0)) / 100; // USER_HZ is 100 on Linux
+  const [user, nice, system, , , irq, softirq] = f;
+  return (user + nice + system + irq + softirq) / 100; // USER_HZ is 100 on Linux
 }
 
 /**
  * The engine's own floor: N containers created and started in parallel straight through the Docker
  * API (as orch's worker does, without the CLI's process start-ups), until the last has started. The
- * CPU the machine spent meanwhile, over its cores, is a floor under any orchestrator on this engine.
+ * CPU the machine spent meanwhile, over its cores, estimates a floor under any orchestrator on this
+ * engine (an estimate: it is the whole machine's, and 20 parallel starts may cost more than fewer would).
  */
 async function engineFloor(n: number): Promise<{ ms: number; cpuS: number }> {
   const docker = new Docker({ socketPath: engine.host.replace(/^unix:\/\//, '') });
@@ -147,9 +155,9 @@ const orch = await orchSide();
 const swarm = withSwarm ? await swarmSide() : null;
 for (const n of sizes) {
   const label = n === sizes[0] ? `create ${n} replicas` : `scale to ${n}`;
-  console.log(`  ${label.padEnd(20)} orch ${s(orch.toN[n])}${swarm ? `  swarm ${s(swarm.toN[n])}  orch/swarm ${(orch.toN[n] / swarm.toN[n]).toFixed(2)}x` : ''}  (the engine alone, ${n} in parallel through its API: ${s(floor[n].ms)}, using ${floor[n].cpuS.toFixed(2)} CPU-s: at least ${(floor[n].cpuS / cores).toFixed(2)} s on ${cores} cores)`);
+  console.log(`  ${label.padEnd(20)} orch ${s(orch.toN[n])}${swarm ? `  swarm ${s(swarm.toN[n])}  orch/swarm ${(orch.toN[n] / swarm.toN[n]).toFixed(2)}x` : ''}  (the engine alone, ${n} in parallel through its API: ${s(floor[n].ms)}, using ${floor[n].cpuS.toFixed(2)} CPU-s, about ${(floor[n].cpuS / cores).toFixed(2)} s on ${cores} cores)`);
 }
 const om = percentile([...orch.startMs].sort((a, b) => a - b), 50);
 const dm = swarm ? percentile([...swarm.startMs].sort((a, b) => a - b), 50) : NaN;
 console.log(`  start one task (p50) orch run --wait ${s(om)}${swarm ? `  docker run -d ${s(dm)}  orch/docker ${(om / dm).toFixed(2)}x` : ''}`);
-process.stdout.write(JSON.stringify({ bench: 'swarm', sizes, orch, swarm, engineFloor: floor, cores }) + '\n');
+process.stdout.write(JSON.stringify({ bench: 'swarm', launcher: launcherArg(), sizes, orch, swarm, engineFloor: floor, cores }) + '\n');

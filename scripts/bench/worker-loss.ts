@@ -46,7 +46,7 @@ try {
   await until(60_000, async () => (await client.tasks({ service: 'wl' })).every((t) => ['shutdown', 'complete', 'failed', 'lost'].includes(t.state)));
   const sorted = [...times].sort((a, b) => a - b);
   console.log(`worker-loss: median ${(sorted[Math.floor(sorted.length / 2)] / 1000).toFixed(2)} s, max ${(sorted[sorted.length - 1] / 1000).toFixed(2)} s over ${rounds} (target under 5 s)`);
-  process.stdout.write(JSON.stringify({ bench: 'worker-loss', replicas, ms: times }) + '\n');
+  process.stdout.write(JSON.stringify({ bench: 'worker-loss', launcher: launcherArg(), replicas, ms: times }) + '\n');
 } finally {
   await client.close();
   await c.stop();

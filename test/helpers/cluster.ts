@@ -11,6 +11,11 @@ import { OrchClient, type ManagerInfo } from '../../src/client/client.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const ORCH_BIN = join(REPO_ROOT, 'bin', 'orch.js');
+/** The launcher's settings, taken out of a plain `node bin/orch.js` start so that it is a true "before". */
+function withoutLauncherSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !['MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX', 'ORCH_HEAP_GROWING_PERCENT'].includes(k)));
+}
+
 /** The installed command: a shell launcher that execs node on ORCH_BIN with orch's memory settings. */
 export const ORCH_LAUNCHER = join(REPO_ROOT, 'bin', 'orch');
 
@@ -216,8 +221,8 @@ export class ProcessCluster {
     const out = createWriteStream(m.logFile, { flags: 'a' });
     const env = o.instrument === false ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_'))) : process.env;
     const p = o.launcher
-      ? spawn(ORCH_LAUNCHER, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ORCH_NODE: process.execPath } })
-      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+      ? spawn('/bin/sh', [ORCH_LAUNCHER, ...args.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ORCH_NODE: process.execPath } })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutLauncherSettings(env) });
     p.stdout!.pipe(out);
     p.stderr!.pipe(out);
     m.proc = p;

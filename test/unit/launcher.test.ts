@@ -4,7 +4,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { chmodSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,16 +15,20 @@ const script = fileURLToPath(new URL('../../../bin/orch.js', import.meta.url));
 const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX', 'ORCH_HEAP_GROWING_PERCENT'].includes(k)));
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-t.test('through a symlink (as npm links it) it runs the real CLI', async (t) => {
+t.test('through symlinks (as npm links it: relative, then absolute) it runs the real CLI', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'orch-launcher-'));
-  symlinkSync(launcher, join(dir, 'orch'));
-  const { stdout } = await run(join(dir, 'orch'), ['--version'], { env: { ...clean, ORCH_NODE: process.execPath } });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, '.bin'));
+  symlinkSync(launcher, join(dir, 'orch-abs'));
+  symlinkSync('../orch-abs', join(dir, '.bin', 'orch'));
+  const { stdout } = await run(join(dir, '.bin', 'orch'), ['--version'], { env: { ...clean, ORCH_NODE: process.execPath } });
   t.equal(stdout.trim(), version);
 });
 
 t.test('it execs node with the memory settings, the script and the arguments unchanged', async (t) => {
   // A stand-in for node that reports what it was given, from the same process the launcher started.
   const dir = mkdtempSync(join(tmpdir(), 'orch-launcher-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const fake = join(dir, 'fake-node');
   writeFileSync(fake, '#!/bin/sh\necho "pid=$$ mmap=$MALLOC_MMAP_THRESHOLD_ arenas=$MALLOC_ARENA_MAX"\nfor a in "$@"; do echo "arg=$a"; done\n');
   chmodSync(fake, 0o755);
@@ -33,15 +37,16 @@ t.test('it execs node with the memory settings, the script and the arguments unc
     let s = '';
     child.stdout!.on('data', (d: Buffer) => (s += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`exit ${code}`))));
+    child.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`exit ${code}`))));
   });
   const lines = out.trim().split('\n');
   t.equal(lines[0], `pid=${child.pid} mmap=131072 arenas=2`, 'exec: the same pid, with the malloc settings');
-  t.same(lines.slice(1), ['arg=--heap-growing-percent=100', `arg=${script}`, 'arg=manager', 'arg=--peers', 'arg=a b']);
+  t.same(lines.slice(1), ['arg=--heap-growing-percent=100', `arg=${realpathSync(script)}`, 'arg=manager', 'arg=--peers', 'arg=a b']);
 });
 
 t.test('settings already in the environment win', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'orch-launcher-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const fake = join(dir, 'fake-node');
   writeFileSync(fake, '#!/bin/sh\necho "mmap=$MALLOC_MMAP_THRESHOLD_ arenas=$MALLOC_ARENA_MAX $1"\n');
   chmodSync(fake, 0o755);

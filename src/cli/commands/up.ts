@@ -57,7 +57,8 @@ function ensureEngine(log: (l: string) => void): { host: string; started: boolea
 
 function startDetached(args: string[], logFile: string, env: NodeJS.ProcessEnv): number {
   const fd = openSync(logFile, 'a');
-  const p = spawn(ORCH_LAUNCHER, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...env, ORCH_NODE: process.execPath } });
+  // Through sh, so a checkout that lost the launcher's exec bit still works; exec keeps the pid.
+  const p = spawn('/bin/sh', [ORCH_LAUNCHER, ...args], { detached: true, stdio: ['ignore', fd, fd], env: { ...env, ORCH_NODE: process.execPath } });
   p.unref();
   return p.pid!;
 }
