@@ -11,9 +11,12 @@ import { OrchClient, type ManagerInfo } from '../../src/client/client.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const ORCH_BIN = join(REPO_ROOT, 'bin', 'orch.js');
-/** The launcher's settings, taken out of a plain `node bin/orch.js` start so that it is a true "before". */
-function withoutLauncherSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !['MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX', 'ORCH_HEAP_GROWING_PERCENT'].includes(k)));
+/** The environment variables bin/orch sets (or reads) for node. */
+export const LAUNCHER_SETTINGS = ['MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX', 'ORCH_HEAP_GROWING_PERCENT'];
+
+/** `env` without the launcher's settings: a plain `node bin/orch.js` start is then a true "before". */
+export function withoutLauncherSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !LAUNCHER_SETTINGS.includes(k)));
 }
 
 /** The installed command: a shell launcher that execs node on ORCH_BIN with orch's memory settings. */

@@ -7,12 +7,23 @@ import { fileURLToPath } from 'node:url';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withoutLauncherSettings } from '../helpers/cluster.js';
 
 const run = promisify(execFile);
 const launcher = fileURLToPath(new URL('../../../bin/orch', import.meta.url));
 const script = fileURLToPath(new URL('../../../bin/orch.js', import.meta.url));
 // Without settings of the caller's own, so the defaults are what is checked.
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX', 'ORCH_HEAP_GROWING_PERCENT'].includes(k)));
+const clean = withoutLauncherSettings(process.env);
+/** A stand-in for node (a sh script of `body`) in a temporary dir that goes with the test. */
+function fakeNode(t: { teardown(f: () => void): void }, body: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'orch-launcher-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const fake = join(dir, 'fake-node');
+  writeFileSync(fake, `#!/bin/sh\n${body}\n`);
+  chmodSync(fake, 0o755);
+  return fake;
+}
+
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 t.test('through symlinks (as npm links it: relative, then absolute) it runs the real CLI', async (t) => {
@@ -26,12 +37,8 @@ t.test('through symlinks (as npm links it: relative, then absolute) it runs the 
 });
 
 t.test('it execs node with the memory settings, the script and the arguments unchanged', async (t) => {
-  // A stand-in for node that reports what it was given, from the same process the launcher started.
-  const dir = mkdtempSync(join(tmpdir(), 'orch-launcher-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const fake = join(dir, 'fake-node');
-  writeFileSync(fake, '#!/bin/sh\necho "pid=$$ mmap=$MALLOC_MMAP_THRESHOLD_ arenas=$MALLOC_ARENA_MAX"\nfor a in "$@"; do echo "arg=$a"; done\n');
-  chmodSync(fake, 0o755);
+  // Reports what it was given, from the same process the launcher started.
+  const fake = fakeNode(t, 'echo "pid=$$ mmap=$MALLOC_MMAP_THRESHOLD_ arenas=$MALLOC_ARENA_MAX"\nfor a in "$@"; do echo "arg=$a"; done');
   const child = execFile(launcher, ['manager', '--peers', 'a b'], { env: { ...clean, ORCH_NODE: fake } });
   const out = await new Promise<string>((resolve, reject) => {
     let s = '';
@@ -45,11 +52,7 @@ t.test('it execs node with the memory settings, the script and the arguments unc
 });
 
 t.test('settings already in the environment win', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'orch-launcher-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const fake = join(dir, 'fake-node');
-  writeFileSync(fake, '#!/bin/sh\necho "mmap=$MALLOC_MMAP_THRESHOLD_ arenas=$MALLOC_ARENA_MAX $1"\n');
-  chmodSync(fake, 0o755);
+  const fake = fakeNode(t, 'echo "mmap=$MALLOC_MMAP_THRESHOLD_ arenas=$MALLOC_ARENA_MAX $1"');
   const env = { ...process.env, ORCH_NODE: fake, MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_ARENA_MAX: '4', ORCH_HEAP_GROWING_PERCENT: '0' };
   const { stdout } = await run(launcher, [], { env });
   t.equal(stdout.trim(), 'mmap=65536 arenas=4 --heap-growing-percent=0');
