@@ -35,6 +35,11 @@ try {
     await new Promise((r) => setTimeout(r, 250));
     c.managers.forEach((_, k) => (rssMax[k] = Math.max(rssMax[k], Math.round(c.rssKiB(k) / 1024))));
   }
+  const rssSettled = c.managers.map((_, k) => Math.round(c.rssKiB(k) / 1024));
+  const trims = await Promise.all(c.addresses.map(async (a) => {
+    const text = await (await fetch(`http://${a}/metrics`)).text();
+    return Number(/^orch_heap_trims_total (\d+)/m.exec(text)?.[1] ?? NaN);
+  }));
   const follower = c.managers.findIndex((_, k) => k !== li);
   const target = (await c.status(li))!.commit;
   await c.kill(follower);
@@ -46,8 +51,9 @@ try {
   const role = (k: number) => (k === li ? 'leader' : 'follower');
   console.log(`  manager RSS when the last task ran: ${rss.map((m, k) => `${role(k)} ${m} MiB`).join(', ')} (target under 300 MB, which is 286 MiB)`);
   console.log(`  highest over the next 10 s: ${rssMax.map((m, k) => `${role(k)} ${m} MiB`).join(', ')}`);
+  console.log(`  10 s later: ${rssSettled.map((m, k) => `${role(k)} ${m} MiB`).join(', ')} (heap trims so far: ${trims.join(', ')})`);
   console.log(`  restart of a follower (kill -9) until it has applied index ${target}: ${startS.toFixed(2)} s (target under 3 s)`);
-  process.stdout.write(JSON.stringify({ bench: 'state-size', launcher: launcherArg(), tasks, nodes, placedS, rssMiB: rss, rssMaxMiB: rssMax, leader: li, restartS: startS }) + '\n');
+  process.stdout.write(JSON.stringify({ bench: 'state-size', launcher: launcherArg(), tasks, nodes, placedS, rssMiB: rss, rssMaxMiB: rssMax, rssSettledMiB: rssSettled, heapTrims: trims, leader: li, restartS: startS }) + '\n');
 } finally {
   await client.close();
   await c.stop();

@@ -3,7 +3,7 @@
 // --peers list, so every manager derives the same ids from the same list.
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
 import { NetworkFaults } from '../raft/faults.js';
 import { chaosRoutes } from './api/chaos.js';
@@ -28,6 +28,7 @@ import { managerRoutes } from './api/managers.js';
 import { joinCluster } from './join-cluster.js';
 import type { ManagerContext } from './context.js';
 import { ManagerState, type Envelope } from './state/machine.js';
+import { DEFAULT_HEAP_TRIM, HeapTrimmer, loadFullGc } from './heap-trim.js';
 
 export interface ManagerOptions {
   listen: string;
@@ -41,6 +42,8 @@ export interface ManagerOptions {
   electionMs?: number;
   snapshotEvery?: number;
   keepEntries?: number;
+  /** Heap trim (heap-trim.ts): no full collection below this many MiB of used heap; 0 turns it off. */
+  heapTrimMib?: number;
   logLevel?: string;
   /** The workers' heartbeat period; a node missing `workerMissed` of them is down. */
   workerHeartbeatMs?: number;
@@ -156,6 +159,7 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
     ['--election-ms', o.electionMs, 2],
     ['--snapshot-every', o.snapshotEvery, 1],
     ['--keep-entries', o.keepEntries, 0],
+    ['--heap-trim-mib', o.heapTrimMib, 0],
   ] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < lo)) throw new Error(`${flag}: expected an integer >= ${lo}, got ${v}`);
   }
@@ -294,6 +298,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   }
   const state = new ManagerState();
   let metrics: ManagerMetrics | null = null;
+  let heapTrimmer: HeapTrimmer | null = null;
   let transport: HttpTransport | null = null;
   const peerIds = new Set(addresses.keys());
   state.onMembershipChange = () => {
@@ -320,7 +325,15 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     snapshotEvery: o.snapshotEvery ?? 50_000,
     keepEntries: o.keepEntries ?? 5_000,
     // Bound below, once the metrics exist (they read the node).
-    observe: { commitMs: (ms) => metrics?.commitMs(ms), saveMs: (ms) => metrics?.saveMs(ms), snapshotBytes: (b) => metrics?.snapshotBytes(b) },
+    observe: {
+      commitMs: (ms) => metrics?.commitMs(ms),
+      saveMs: (ms) => metrics?.saveMs(ms),
+      snapshotBytes: (b) => {
+        metrics?.snapshotBytes(b);
+        // Once the snapshot is on its way to disk: the garbage of encoding it is all there is to find.
+        if (heapTrimmer) setImmediate(() => heapTrimmer?.check(true));
+      },
+    },
     onRoleChange: (role, term, leader) => app.log.info({ role, term, leader }, `manager ${id} is ${role} in term ${term}${leader ? `, leader ${leader}` : ''}`),
   });
   const faults = o.chaos ? new NetworkFaults() : undefined;
@@ -382,6 +395,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   const stopAnnouncer = announceLeadership(ctx, self);
   const stopPromoter = promoteCaughtUpLearners(ctx, (m) => app.log.info(m));
   const stopRemovalWatch = watchOwnRemoval(ctx, onRemoved);
+  heapTrimmer = startHeapTrim(o.heapTrimMib ?? DEFAULT_HEAP_TRIM.minUsedBytes / 2 ** 20, node, metrics, app.log);
   const stopSecurity = mtls ? startSecurityDuties(ctx, mtls, bootstrap!.startManagerRenewal(o.dataDir, self, mtls, certTtlMs, note), note) : () => undefined;
   if (o.insecure) app.log.warn('INSECURE: --insecure serves plain HTTP with no authentication; for development on loopback only');
   if (mtls?.created) announceNewCluster(o, mtls.created, mtls.tls.material.clusterId);
@@ -400,6 +414,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     stopAnnouncer();
     stopPromoter();
     stopRemovalWatch();
+    heapTrimmer?.stop();
     await node.stop();
     await app.close();
     await transport?.close();
@@ -408,6 +423,27 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   }
   const stopManager = () => (stopping ??= stop());
   return { id, app, node, state, storage, stop: stopManager };
+}
+
+/** Starts the heap trim (heap-trim.ts) unless --heap-trim-mib is 0 or this V8 gives no full collection. */
+function startHeapTrim(mib: number, node: RaftNode, metrics: ManagerMetrics, log: FastifyBaseLogger): HeapTrimmer | null {
+  if (mib === 0) return null;
+  const gc = loadFullGc();
+  if (!gc) {
+    log.warn('heap trim is off: this node does not allow a full collection to be run (v8 --expose-gc)');
+    return null;
+  }
+  const trimmer = new HeapTrimmer({
+    policy: { ...DEFAULT_HEAP_TRIM, minUsedBytes: mib * 2 ** 20 },
+    applied: () => node.metrics.applied,
+    gc,
+    onTrim: (t) => {
+      metrics.observeHeapTrim(t);
+      log.debug(`heap trim: ${Math.round(t.beforeBytes / 2 ** 20)} -> ${Math.round(t.afterBytes / 2 ** 20)} MiB used, a ${Math.round(t.pauseMs)} ms pause`);
+    },
+  });
+  trimmer.start();
+  return trimmer;
 }
 
 /** How far (in entries) a learner may trail the commit index and still be promoted. */

@@ -1,11 +1,12 @@
 // GET /metrics in Prometheus's text format (prom-client, one registry per manager): Raft (term,
 // role, indexes, proposals, commit and fsync latency, leader changes, snapshots), the cluster
-// (tasks by state, nodes by status), scheduling latency and API request latency. Counters that
+// (tasks by state, nodes by status), scheduling latency, API request latency and heap trims. Counters that
 // the Raft node keeps itself are read at scrape time; latencies are observed as they happen.
 import type { FastifyPluginAsync } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftObserver } from '../raft/index.js';
 import type { ManagerContext } from './context.js';
+import type { HeapTrim } from './heap-trim.js';
 
 const ROLES = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
 const TASK_STATES = ['pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'lost'] as const;
@@ -17,6 +18,9 @@ export class ManagerMetrics implements RaftObserver {
   private readonly fsync = new Histogram({ name: 'orch_raft_fsync_latency_seconds', help: 'Time to write and sync one batch of log entries and hard state', buckets: MS_BUCKETS.map((b) => b / 1000), registers: [this.registry] });
   private readonly snapshotSize = new Gauge({ name: 'orch_raft_snapshot_size_bytes', help: 'Size of the last snapshot taken', registers: [this.registry] });
   private readonly scheduling = new Histogram({ name: 'orch_scheduling_latency_seconds', help: 'Time to place one round of pending tasks', buckets: MS_BUCKETS.map((b) => b / 1000), registers: [this.registry] });
+  private readonly heapTrims = new Counter({ name: 'orch_heap_trims_total', help: 'Full collections run after a burst, once the log went quiet (--heap-trim-mib)', registers: [this.registry] });
+  private readonly heapTrimPause = new Histogram({ name: 'orch_heap_trim_pause_seconds', help: 'Pause of each heap trim (one full collection)', buckets: MS_BUCKETS.map((b) => b / 1000), registers: [this.registry] });
+  private readonly heapTrimFreed = new Counter({ name: 'orch_heap_trim_freed_bytes_total', help: 'Heap bytes the trims found to be garbage', registers: [this.registry] });
   private readonly placed = new Counter({ name: 'orch_scheduling_tasks_total', help: 'Tasks considered for placement', registers: [this.registry] });
   readonly api = new Histogram({ name: 'orch_api_request_duration_seconds', help: 'API request latency by route and status', labelNames: ['method', 'route', 'status'], buckets: MS_BUCKETS.map((b) => b / 1000), registers: [this.registry] });
 
@@ -92,6 +96,12 @@ export class ManagerMetrics implements RaftObserver {
 
   snapshotBytes(bytes: number): void {
     this.snapshotSize.set(bytes);
+  }
+
+  observeHeapTrim(t: HeapTrim): void {
+    this.heapTrims.inc();
+    this.heapTrimPause.observe(t.pauseMs / 1000);
+    this.heapTrimFreed.inc(Math.max(0, t.beforeBytes - t.afterBytes));
   }
 
   observePlacement(ms: number, tasks: number): void {

@@ -88,3 +88,18 @@ t.test('the metrics are present and move with writes, tasks and a leader kill', 
   t.ok((s.get('orch_raft_term') ?? 0) > (before.samples.get('orch_raft_term') ?? 0), 'and the term moved');
   t.equal((await scrape(c.addresses[next.index])).samples.get('orch_raft_is_leader'), 1, 'the new leader says so');
 });
+
+t.test('a quiet manager trims its heap, and the trims are counted and timed', async (t) => {
+  // A 1 MiB floor: any heap is over it, so a trim follows as soon as the log is quiet.
+  const c = await ProcessCluster.start({ managers: 1, extraArgs: ['--heap-trim-mib', '1'] });
+  t.teardown(() => c.stop());
+  await c.waitForLeader();
+  const s = await until(async () => {
+    const x = (await scrape(c.addresses[0])).samples;
+    return (x.get('orch_heap_trims_total') ?? 0) >= 1 ? x : null;
+  }, 20_000);
+  t.ok(s.get('orch_heap_trims_total')! >= 1, `trims: ${s.get('orch_heap_trims_total')}`);
+  t.equal(s.get('orch_heap_trim_pause_seconds_count'), s.get('orch_heap_trims_total'), 'each one timed');
+  t.ok(s.get('orch_heap_trim_pause_seconds_sum')! > 0, `paused ${s.get('orch_heap_trim_pause_seconds_sum')} s in all`);
+  t.ok(s.has('orch_heap_trim_freed_bytes_total'), 'the bytes found to be garbage are counted');
+});

@@ -28,3 +28,12 @@ t.test('an unknown command fails with a one-line reason on stderr', async (t) =>
   t.not(err!.code, 0);
   t.match(err!.stderr, /unknown command 'frobnicate'|too many arguments/);
 });
+
+t.test('orch manager: a bad --heap-trim-mib is named', async (t) => {
+  const err = await exec(process.execPath, [bin, 'manager', '--listen', '127.0.0.1:1', '--peers', '127.0.0.1:1', '--data-dir', '/nonexistent/orch-test', '--heap-trim-mib', '-5']).then(
+    () => null,
+    (e: { code: number; stderr: string }) => e,
+  );
+  t.ok(err, 'exits non-zero');
+  t.match(err!.stderr, /--heap-trim-mib: expected an integer >= 0, got "-5"/);
+});

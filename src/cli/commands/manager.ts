@@ -15,6 +15,7 @@ export function managerCommand(program: Command): void {
     .option('--election-ms <n>', 'Raft election timeout (randomized up to twice this)', intOption('--election-ms'), 1000)
     .option('--snapshot-every <n>', 'snapshot and compact the log every n applied entries', intOption('--snapshot-every'), 50000)
     .option('--keep-entries <n>', 'entries kept before a snapshot for followers a little behind', intOption('--keep-entries'), 5000)
+    .option('--heap-trim-mib <n>', 'once the log goes quiet after a burst, run a full collection if the heap used is over this and has grown by half since the last (0: never)', intOption('--heap-trim-mib', 0), 64)
     .option('--worker-heartbeat-ms <n>', 'the workers\' heartbeat period', intOption('--worker-heartbeat-ms', 10), 1000)
     .option('--worker-missed <n>', 'heartbeats a worker may miss before it is declared down', intOption('--worker-missed', 1), 3)
     .option('--scheduler <strategy>', 'placement: spread (default), binpack, epvm or round-robin', 'spread')
@@ -26,7 +27,7 @@ export function managerCommand(program: Command): void {
     .addOption(new Option('--cert-ttl-ms <n>', 'lifetime of node certificates (default 90 days); short ones are for testing renewal').argParser(intOption('--cert-ttl-ms', 1000)).hideHelp())
     .option('--force-new-cluster', 'the managers\' quorum is lost for good: start this survivor as a new one-manager cluster from its own log (--peers must name only this manager)')
     .addOption(new Option('--chaos', 'fault injection for the chaos suite (PUT /chaos/faults); never in production').hideHelp())
-    .action(async (o: { join?: string; peers?: string; insecure?: boolean; token?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
+    .action(async (o: { join?: string; peers?: string; insecure?: boolean; token?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; heapTrimMib: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
       // Loaded only here: fastify and LevelDB are not needed by the client commands.
       const { startManager } = await import('../../manager/manager.js');
       // Checked here, not by commander: "orch manager remove ID" must not ask for them.
