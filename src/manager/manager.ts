@@ -340,7 +340,12 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   transport = new HttpTransport(
     id,
     addresses,
-    { unreachable: (to) => node.reportUnreachable(to), snapshotDone: (to, ok) => node.reportSnapshot(to, ok), receive: (msgs) => node.receive(msgs) },
+    {
+      unreachable: (to) => node.reportUnreachable(to),
+      snapshotDone: (to, ok) => node.reportSnapshot(to, ok),
+      snapshotUnreadable: (index, err) => app.log.warn(`the snapshot at index ${index} could not be read back to send to a follower: ${err.message}`),
+      receive: (msgs) => node.receive(msgs),
+    },
     { timeoutMs: Math.max(500, o.electionMs ?? 1000), clusterId, faults, tlsConnect: mtls?.tls.connector(Math.max(500, o.electionMs ?? 1000)) },
   );
   const local = mtls?.local;

@@ -34,6 +34,13 @@ export class StorageError extends Error {}
 type Key = Uint8Array;
 type Op = { type: 'put'; key: Key; value: Uint8Array } | { type: 'del'; key: Key };
 
+/**
+ * Stands in for the data of a snapshot that is durable: the node drops the bytes (13 MB with 100,000
+ * tasks) once the state machine has them, and the transport reads them back (readSnapshotData)
+ * when a follower needs them. Compared by identity.
+ */
+export const SNAPSHOT_DATA_ON_DISK: Uint8Array = new Uint8Array(0);
+
 const HARD_STATE_KEY = Buffer.from('h');
 const SNAP_META_KEY = Buffer.from('sm');
 /** The snapshot's data inline (written by earlier versions; still read). */
@@ -95,6 +102,8 @@ export class RaftStorage {
   private hardDirty = false;
   /** The file of the snapshot the database names (null: none, or inline). */
   private snapshotFile: string | null = null;
+  /** The snapshot whose record is durable: its index and file (null: an inline record of an earlier version). */
+  private durable: { index: number; file: SnapshotFile | null } | null = null;
   /** Time spent in synced writes, for metrics: [count, total ms]. */
   readonly fsync = { count: 0, ms: 0 };
 
@@ -161,10 +170,12 @@ export class RaftStorage {
         const f = this.decode(what, () => JSON.parse(Buffer.from(this.unseal(SNAP_FILE_KEY, fv, what)).toString('utf8')) as SnapshotFile);
         data = await this.readSnapshotFile(f, meta.index);
         this.snapshotFile = f.file;
+        this.durable = { index: meta.index, file: f };
       } else {
         const dv = await this.db.get(SNAP_DATA_KEY);
         if (dv === undefined) throw new StorageError(`data dir ${this.dir}: the snapshot at index ${meta.index} has no data record`);
         data = this.unseal(SNAP_DATA_KEY, dv, `the snapshot data at index ${meta.index}`).slice();
+        this.durable = { index: meta.index, file: null };
       }
       snapshot = { meta, data };
       this.snapshotIndex = meta.index;
@@ -198,6 +209,20 @@ export class RaftStorage {
     if (data.length !== f.bytes) throw new StorageError(`data dir ${this.dir}: the snapshot file ${f.file} at index ${index} is truncated (${data.length} of ${f.bytes} bytes); ${RECOVERY}`);
     if (crc32(data) !== f.crc) throw new StorageError(`data dir ${this.dir}: the snapshot file ${f.file} at index ${index} is corrupt (checksum mismatch); ${RECOVERY}`);
     return data;
+  }
+
+  /**
+   * The data of the durable snapshot at `index`, read back and verified: the node keeps only its
+   * metadata in memory, and sends followers this. Throws once a newer snapshot has replaced it (its
+   * file is then gone); the core retries with the newer one.
+   */
+  async readSnapshotData(index: number): Promise<Uint8Array> {
+    const d = this.durable;
+    if (!d || d.index !== index) throw new StorageError(`data dir ${this.dir}: the snapshot at index ${index} is not the current one (${d ? `that is at ${d.index}` : 'there is none'})`);
+    if (d.file) return this.readSnapshotFile(d.file, index);
+    const dv = await this.db.get(SNAP_DATA_KEY);
+    if (dv === undefined) throw new StorageError(`data dir ${this.dir}: the snapshot at index ${index} has no data record`);
+    return this.unseal(SNAP_DATA_KEY, dv, `the snapshot data at index ${index}`).slice();
   }
 
   /** Snapshot files the database does not name: older ones, or one whose record a crash prevented. */
@@ -268,7 +293,7 @@ export class RaftStorage {
     }
     if (ops.length === 0) return;
     await this.write(ops);
-    if (file) await this.snapshotWritten(file);
+    if (file) await this.snapshotWritten(file, rd.snapshot!.meta.index);
   }
 
   /** Persists a snapshot the application took and deletes the entries up to compactedTo. */
@@ -279,7 +304,7 @@ export class RaftStorage {
     for (let i = this.first; i <= compactedTo && i <= this.last; i++) ops.push({ type: 'del', key: entryKey(i) });
     if (compactedTo >= this.first) this.first = compactedTo + 1;
     await this.write(ops);
-    await this.snapshotWritten(file);
+    await this.snapshotWritten(file, s.meta.index);
   }
 
   private pushSnapshot(ops: Op[], s: Snapshot, f: SnapshotFile): void {
@@ -291,9 +316,10 @@ export class RaftStorage {
   }
 
   /** The record now names `f`: the previous snapshot's file goes. */
-  private async snapshotWritten(f: SnapshotFile): Promise<void> {
+  private async snapshotWritten(f: SnapshotFile, index: number): Promise<void> {
     const old = this.snapshotFile;
     this.snapshotFile = f.file;
+    this.durable = { index, file: f };
     if (old && old !== f.file) await unlink(join(this.dir, old)).catch(() => undefined);
   }
 

@@ -6,6 +6,7 @@
 import type { NetworkFaults } from './faults.js';
 import { Pool, type buildConnector } from 'undici';
 import { decodeMessages, encodeMessages } from './codec.js';
+import { SNAPSHOT_DATA_ON_DISK } from './storage.js';
 import type { Message, NodeId, SnapMsg } from './types.js';
 
 export const MESSAGES_PATH = '/raft/messages';
@@ -19,6 +20,8 @@ export interface TransportEvents {
   unreachable(to: NodeId): void;
   /** A snapshot was delivered (ok) or not. */
   snapshotDone(to: NodeId, ok: boolean): void;
+  /** The data of the snapshot to send could not be read back from disk (a newer one replaced it, or the file is damaged). */
+  snapshotUnreadable?(index: number, err: Error): void;
   /** Answers that came back in a response. */
   receive(msgs: Message[]): void;
 }
@@ -66,8 +69,9 @@ class Peer {
 export class HttpTransport {
   private readonly peers = new Map<NodeId, Peer>();
   private closed = false;
+  private snapshotReader: ((index: number) => Promise<Uint8Array>) | null = null;
   /** Counters for metrics and tests. */
-  readonly stats = { requests: 0, messages: 0, failures: 0, dropped: 0, snapshots: 0 };
+  readonly stats = { requests: 0, messages: 0, failures: 0, dropped: 0, snapshots: 0, snapshotsReadFromDisk: 0 };
 
   constructor(
     private readonly self: NodeId,
@@ -154,12 +158,27 @@ export class HttpTransport {
     }
   }
 
+  /** Where the data of a durable snapshot is read back from (RaftStorage.readSnapshotData). */
+  setSnapshotReader(read: (index: number) => Promise<Uint8Array>): void {
+    this.snapshotReader = read;
+  }
+
   private async sendSnapshot(p: Peer, m: SnapMsg): Promise<void> {
     if (p.snapshotBusy) return; // one at a time per peer; the core retries if this one is lost
     p.snapshotBusy = true;
     this.stats.snapshots++;
     let ok = false;
     try {
+      if (m.snapshot.data === SNAPSHOT_DATA_ON_DISK) {
+        if (!this.snapshotReader) throw new Error('no snapshot reader: the snapshot data is on disk');
+        const meta = m.snapshot.meta;
+        const data = await this.snapshotReader(meta.index).catch((err: Error) => {
+          this.events.snapshotUnreadable?.(meta.index, err);
+          throw err;
+        });
+        m = { ...m, snapshot: { meta, data } };
+        this.stats.snapshotsReadFromDisk++;
+      }
       const frame = encodeMessages([m]);
       const id = `${m.from}-${m.term}-${m.snapshot.meta.index}-${Date.now()}`;
       for (let off = 0; off < frame.length || off === 0; off += SNAPSHOT_CHUNK_BYTES) {

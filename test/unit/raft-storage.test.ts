@@ -146,6 +146,31 @@ t.test('a snapshot is a file of its own: the newest is kept, a damaged or missin
   await s.close();
 });
 
+t.test('the current snapshot is read back from its file for a follower; a replaced one is refused', async (t) => {
+  const dir = tempDir(t);
+  const conf = { voters: [1, 2, 3], learners: [] };
+  let s = await RaftStorage.open(dir);
+  await s.save(ready({ entries: ents(1, 10, 1), hardState: { term: 1, vote: 1, commit: 10 } }));
+  await s.saveSnapshot({ meta: { index: 4, term: 1, conf }, data: Buffer.from('snap@4') }, 2);
+  t.equal(Buffer.from(await s.readSnapshotData(4)).toString(), 'snap@4');
+  await s.saveSnapshot({ meta: { index: 8, term: 1, conf }, data: Buffer.from('snap@8') }, 6);
+  await t.rejects(s.readSnapshotData(4), { message: `data dir ${dir}: the snapshot at index 4 is not the current one (that is at 8)` });
+  t.equal(Buffer.from(await s.readSnapshotData(8)).toString(), 'snap@8');
+  await s.save(ready({ snapshot: { meta: { index: 12, term: 2, conf }, data: Buffer.from('snap@12') }, hardState: { term: 2, vote: 1, commit: 12 } }));
+  t.equal(Buffer.from(await s.readSnapshotData(12)).toString(), 'snap@12', "a leader's snapshot, once saved, too");
+  await s.close();
+  s = await RaftStorage.open(dir);
+  await t.rejects(s.readSnapshotData(12), { message: /there is none/ }, 'nothing before the load');
+  await s.load();
+  t.equal(Buffer.from(await s.readSnapshotData(12)).toString(), 'snap@12', 'after a restart');
+  const [file] = readdirSync(dir).filter((f) => f.startsWith('raft-snapshot-'));
+  const bytes = readFileSync(join(dir, file));
+  bytes[0] ^= 0x01;
+  writeFileSync(join(dir, file), bytes);
+  await t.rejects(s.readSnapshotData(12), { message: new RegExp(`the snapshot file ${file} at index 12 is corrupt \\(checksum mismatch\\)`) }, 'damage found since the load is named');
+  await s.close();
+});
+
 t.test('a snapshot written inline by an earlier version is still read, and the next one moves to a file', async (t) => {
   const dir = tempDir(t);
   const conf = { voters: [1], learners: [] };
@@ -166,6 +191,7 @@ t.test('a snapshot written inline by an earlier version is still read, and the n
   s = await RaftStorage.open(dir);
   let p = await s.load();
   t.equal(Buffer.from(p.snapshot!.data).toString(), 'inline@3');
+  t.equal(Buffer.from(await s.readSnapshotData(3)).toString(), 'inline@3', 'read back for a follower from its record');
   await s.saveSnapshot({ meta: { index: 5, term: 1, conf }, data: Buffer.from('file@5') }, 4);
   await s.close();
   s = await RaftStorage.open(dir);
