@@ -57,8 +57,10 @@ async function benchEtcd(c: number): Promise<LoadResult> {
   }
 }
 
-const withEtcd = !process.argv.includes('--no-etcd') && (await etcdAvailable());
-console.log(`raft-throughput: 3 replicas on loopback, 256-byte values, ${seconds} s per run${withEtcd ? '' : ' (etcd not installed: orch only; install Debian\'s etcd-server to compare)'}`);
+const noEtcd = process.argv.includes('--no-etcd');
+const withEtcd = !noEtcd && (await etcdAvailable());
+const why = noEtcd ? ' (--no-etcd: orch only)' : withEtcd ? '' : " (etcd not installed: orch only; install Debian's etcd-server to compare)";
+console.log(`raft-throughput: 3 replicas on loopback, 256-byte values, ${seconds} s per run${why}`);
 const rows: { c: number; orch: LoadResult; etcd?: LoadResult }[] = [];
 for (const c of clients) {
   const orch = await benchOrch(c);
