@@ -58,10 +58,11 @@ export function loadFullGc(): (() => void) | null {
   try {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as unknown;
-    v8.setFlagsFromString('--no-expose-gc');
     return typeof gc === 'function' ? (gc as () => void) : null;
   } catch {
     return null;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
   }
 }
 
@@ -87,6 +88,7 @@ export class HeapTrimmer {
   private lastLiveBytes = 0;
   private lastApplied: number;
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
   readonly stats = { trims: 0, pauseMs: 0, freedBytes: 0 };
   private readonly usedBytes: () => number;
   private readonly now: () => number;
@@ -102,12 +104,14 @@ export class HeapTrimmer {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
 
   /** One look at the heap; collects when trimDue says so. Returns the collection, if one ran. */
   check(afterSnapshot = false): HeapTrim | null {
+    if (this.stopped) return null;
     const applied = this.d.applied();
     const view: HeapTrimView = { now: this.now(), usedBytes: this.usedBytes(), appliedSince: applied - this.lastApplied, afterSnapshot, lastAt: this.lastAt, lastLiveBytes: this.lastLiveBytes };
     // A check right after a snapshot does not restart the count of the periodic ones.

@@ -328,11 +328,9 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     observe: {
       commitMs: (ms) => metrics?.commitMs(ms),
       saveMs: (ms) => metrics?.saveMs(ms),
-      snapshotBytes: (b) => {
-        metrics?.snapshotBytes(b);
-        // Once the snapshot is on its way to disk: the garbage of encoding it is all there is to find.
-        if (heapTrimmer) setImmediate(() => heapTrimmer?.check(true));
-      },
+      snapshotBytes: (b) => metrics?.snapshotBytes(b),
+      // Saved, and its bytes out of memory: encoding it left its own copy of the state as garbage.
+      snapshotSaved: () => heapTrimmer?.check(true),
     },
     onRoleChange: (role, term, leader) => app.log.info({ role, term, leader }, `manager ${id} is ${role} in term ${term}${leader ? `, leader ${leader}` : ''}`),
   });

@@ -75,6 +75,8 @@ export interface RaftObserver {
   saveMs(ms: number): void;
   /** A snapshot was taken, of this size. */
   snapshotBytes(bytes: number): void;
+  /** That snapshot is durable and its data has left memory (the node holds only its metadata). */
+  snapshotSaved?(): void;
 }
 
 interface Waiter {
@@ -540,6 +542,7 @@ export class RaftNode {
     this.opts.observe?.snapshotBytes(res.snapshot.data.byteLength);
     await this.opts.storage.saveSnapshot(res.snapshot, res.compactedTo);
     this.releaseSnapshotData(res.snapshot.meta.index);
+    this.opts.observe?.snapshotSaved?.();
   }
 
   /**

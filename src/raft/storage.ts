@@ -219,7 +219,15 @@ export class RaftStorage {
   async readSnapshotData(index: number): Promise<Uint8Array> {
     const d = this.durable;
     if (!d || d.index !== index) throw new StorageError(`data dir ${this.dir}: the snapshot at index ${index} is not the current one (${d ? `that is at ${d.index}` : 'there is none'})`);
-    if (d.file) return this.readSnapshotFile(d.file, index);
+    if (d.file) {
+      try {
+        return await this.readSnapshotFile(d.file, index);
+      } catch (err) {
+        // A newer snapshot replaced it (and unlinked its file) during the read: not damage.
+        if (this.durable !== d) throw new StorageError(`data dir ${this.dir}: the snapshot at index ${index} was replaced (now at ${this.durable?.index}) while it was read`);
+        throw err;
+      }
+    }
     const dv = await this.db.get(SNAP_DATA_KEY);
     if (dv === undefined) throw new StorageError(`data dir ${this.dir}: the snapshot at index ${index} has no data record`);
     return this.unseal(SNAP_DATA_KEY, dv, `the snapshot data at index ${index}`).slice();

@@ -57,7 +57,7 @@ export class Agent {
   async start(): Promise<void> {
     this.running = true;
     this.unwatch = await this.runtime.watch((taskId, containerId, exitCode) => this.onExit(taskId, containerId, exitCode));
-    this.heartbeatTimer = setInterval(() => void this.flush(), this.opts.heartbeatMs);
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.opts.heartbeatMs);
     void this.pollLoop();
   }
 
@@ -83,11 +83,16 @@ export class Agent {
   }
 
   /**
-   * Sends the heartbeat with every report gathered since the last one. While the previous one still
-   * waits for its reports to commit, a heartbeat without reports goes instead.
+   * Every heartbeat period: the reports gathered since the last one, or, while the previous one
+   * still waits for its reports to commit, a heartbeat without reports.
    */
+  heartbeat(): Promise<void> {
+    return this.flushing ? this.beat() : this.flush();
+  }
+
+  /** Sends the heartbeat with every report gathered since the last one (unless one is on its way). */
   async flush(): Promise<void> {
-    if (this.flushing) return this.beat();
+    if (this.flushing) return;
     this.flushing = true;
     const batch = this.reports;
     this.reports = [];

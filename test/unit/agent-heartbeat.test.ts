@@ -23,15 +23,17 @@ t.test('heartbeats keep going while reports wait for their commit', async (t) =>
   const report = (r: Report) => (agent as unknown as { report(r: Report): void }).report(r);
 
   report({ taskId: 'a', state: 'running' });
-  const first = agent.flush();
+  const first = agent.heartbeat();
   t.same(sent, [[{ taskId: 'a', state: 'running' }]], 'the reports went');
   report({ taskId: 'b', state: 'running' });
-  await agent.flush();
-  await agent.flush();
+  await agent.heartbeat();
+  await agent.heartbeat();
   t.same(sent.slice(1), [[], []], 'two heartbeats without reports while the first waits');
+  await agent.flush();
+  t.equal(sent.length, 3, 'a flush of reports (after a reconcile, at stop) does not send one: the reports go after the pending one');
   release!();
   await first;
-  await agent.flush();
+  await agent.heartbeat();
   t.same(sent[3], [{ taskId: 'b', state: 'running' }], 'the report gathered meanwhile goes with the next one');
   t.equal(sent.flat().filter((r) => r.taskId === 'a').length, 1, 'and the first report was sent once');
 });

@@ -67,6 +67,10 @@ t.test('the trimmer between checks', async (t) => {
   t.equal(trimmer.check(), null, '70 MiB against 50 live is not half again');
   t.same(gcs, [2_000, 8_000, 13_500, 20_000], 'four collections in all');
   t.same(trimmer.stats, { trims: 4, pauseMs: 800, freedBytes: 170 * MiB }, 'stats add up');
+  trimmer.stop();
+  used = 500 * MiB;
+  now = 60_000;
+  t.equal(trimmer.check(true), null, 'stopped: a check still queued does nothing');
 });
 
 t.test('the collection it loads frees garbage', async (t) => {
