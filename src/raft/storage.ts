@@ -100,9 +100,7 @@ export class RaftStorage {
   /** The newest hard state, and whether it still has to be written. */
   private hard: HardState = { term: 0, vote: 0, commit: 0 };
   private hardDirty = false;
-  /** The file of the snapshot the database names (null: none, or inline). */
-  private snapshotFile: string | null = null;
-  /** The snapshot whose record is durable: its index and file (null: an inline record of an earlier version). */
+  /** The snapshot the database names: its index and file (file null: an inline record of an earlier version). */
   private durable: { index: number; file: SnapshotFile | null } | null = null;
   /** Time spent in synced writes, for metrics: [count, total ms]. */
   readonly fsync = { count: 0, ms: 0 };
@@ -169,12 +167,9 @@ export class RaftStorage {
         const what = `the snapshot file record at index ${meta.index}`;
         const f = this.decode(what, () => JSON.parse(Buffer.from(this.unseal(SNAP_FILE_KEY, fv, what)).toString('utf8')) as SnapshotFile);
         data = await this.readSnapshotFile(f, meta.index);
-        this.snapshotFile = f.file;
         this.durable = { index: meta.index, file: f };
       } else {
-        const dv = await this.db.get(SNAP_DATA_KEY);
-        if (dv === undefined) throw new StorageError(`data dir ${this.dir}: the snapshot at index ${meta.index} has no data record`);
-        data = this.unseal(SNAP_DATA_KEY, dv, `the snapshot data at index ${meta.index}`).slice();
+        data = await this.readInlineSnapshot(meta.index);
         this.durable = { index: meta.index, file: null };
       }
       snapshot = { meta, data };
@@ -228,6 +223,11 @@ export class RaftStorage {
         throw err;
       }
     }
+    return this.readInlineSnapshot(index);
+  }
+
+  /** A snapshot's data as earlier versions wrote it: inline, in the database. */
+  private async readInlineSnapshot(index: number): Promise<Uint8Array> {
     const dv = await this.db.get(SNAP_DATA_KEY);
     if (dv === undefined) throw new StorageError(`data dir ${this.dir}: the snapshot at index ${index} has no data record`);
     return this.unseal(SNAP_DATA_KEY, dv, `the snapshot data at index ${index}`).slice();
@@ -236,7 +236,7 @@ export class RaftStorage {
   /** Snapshot files the database does not name: older ones, or one whose record a crash prevented. */
   private async removeOtherSnapshotFiles(): Promise<void> {
     for (const name of await readdir(this.dir)) {
-      if (SNAP_FILE.test(name) && name !== this.snapshotFile) await unlink(join(this.dir, name)).catch(() => undefined);
+      if (SNAP_FILE.test(name) && name !== this.durable?.file?.file) await unlink(join(this.dir, name)).catch(() => undefined);
     }
   }
 
@@ -325,8 +325,7 @@ export class RaftStorage {
 
   /** The record now names `f`: the previous snapshot's file goes. */
   private async snapshotWritten(f: SnapshotFile, index: number): Promise<void> {
-    const old = this.snapshotFile;
-    this.snapshotFile = f.file;
+    const old = this.durable?.file?.file;
     this.durable = { index, file: f };
     if (old && old !== f.file) await unlink(join(this.dir, old)).catch(() => undefined);
   }
