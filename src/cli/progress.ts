@@ -2,7 +2,7 @@
 // output is a pipe or a file (one per change), and an error that says why when time runs out.
 import { InvalidArgumentError } from 'commander';
 import type { OrchClient, ServiceInfo, TaskInfo } from '../client/client.js';
-import { parseDuration } from '../spec/index.js';
+import { parseDuration } from '../spec/units.js';
 
 export function durationOption(flag: string) {
   return (v: string): number => {
@@ -82,13 +82,19 @@ export function updateLine(s: ServiceInfo): string | null {
  */
 export async function waitService(c: OrchClient, name: string, timeoutMs: number, quiet: boolean): Promise<ServiceWithTasks> {
   let last: ServiceInfo | null = null;
+  let index: number | null = null;
+  const deadline = Date.now() + timeoutMs;
   // The counts are polled (a service of 100,000 tasks lists 38 MB of them); the tasks are fetched
-  // once at the end, for the answer, or for the reason a replica is pending.
+  // once at the end, for the answer, or for the reason a replica is pending. Each poll after the
+  // first is a blocking read: it is answered as soon as the state changes (a replica ran), so the
+  // wait is not rounded up to the poll period, and a quiet cluster is not asked again and again.
   await pollUntil(
     timeoutMs,
     quiet,
     async (p) => {
-      const s = (last = await c.serviceSummary(name));
+      const r = await c.serviceSummaryAfter(name, index, deadline - Date.now());
+      index = r.index;
+      const s = (last = r.service);
       const u = s.update;
       const updating = u !== null && (u.state === 'updating' || u.state === 'rolling-back');
       // An update that ended before the service's last change is old news, not this command's.

@@ -157,6 +157,11 @@ export class OrchClient {
   }
 
   async call<T>(method: Method, path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
+    return (await this.exchange<T>(method, path, body, idempotencyKey)).body;
+  }
+
+  /** `call`, with the answer's headers. */
+  private async exchange<T>(method: Method, path: string, body?: unknown, idempotencyKey?: string): Promise<{ body: T; headers: Record<string, string | string[] | undefined> }> {
     const key = method === 'GET' ? undefined : (idempotencyKey ?? randomUUID());
     const deadline = Date.now() + this.deadlineMs;
     let last: Error = new Error('no manager answered');
@@ -178,7 +183,7 @@ export class OrchClient {
         const json = text.length ? (JSON.parse(text) as unknown) : null;
         if (res.statusCode < 300) {
           this.preferred = k;
-          return json as T;
+          return { body: json as T, headers: res.headers };
         }
         const e = (json as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
         throw new ApiRequestError(res.statusCode, e?.code ?? `http-${res.statusCode}`, e?.message ?? `HTTP ${res.statusCode} from ${addr}`, e?.details);
@@ -236,6 +241,20 @@ export class OrchClient {
   /** The service and its counts (running, desired...), without its task list: cheap to poll. */
   serviceSummary(idOrName: string): Promise<ServiceInfo> {
     return this.call('GET', `/v1/services/${encodeURIComponent(idOrName)}?tasks=false`);
+  }
+
+  /**
+   * The summary once the cluster state has moved past `index` (from an earlier answer; null: at
+   * once), or after `waitMs`: a blocking read. Also returns the index this answer is as of.
+   */
+  async serviceSummaryAfter(idOrName: string, index: number | null, waitMs: number): Promise<{ service: ServiceInfo; index: number }> {
+    // Well inside the answer's own timeout, which a blocked read must not run into.
+    const wait = Math.max(0, Math.min(30_000, this.timeoutMs / 2, Math.round(waitMs)));
+    const block = index === null || index < 0 ? '' : `&index=${index}&wait=${Math.floor(wait)}`;
+    const r = await this.exchange<ServiceInfo>('GET', `/v1/services/${encodeURIComponent(idOrName)}?tasks=false${block}`);
+    const at = Number(r.headers['x-orch-index']);
+    // A manager of an earlier version sends no index: then every read is a plain one.
+    return { service: r.body, index: Number.isSafeInteger(at) ? at : -1 };
   }
 
   patchService(idOrName: string, patch: Record<string, unknown>, idempotencyKey?: string): Promise<ServiceInfo> {

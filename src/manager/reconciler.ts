@@ -233,13 +233,40 @@ export class Reconciler {
     private readonly intervalMs = 50,
   ) {}
 
+  /** Unsubscribes from the state's changes. */
+  private unsubscribe: (() => void) | null = null;
+  /** A tick is queued (setImmediate) for a change: many changes in a row queue one. */
+  private kicked = false;
+  /** A tick is queued for when ROUND_SPACING allows the next round. */
+  private deferred: NodeJS.Timeout | null = null;
+
+  /**
+   * Ticks on every applied change of the cluster state (a new service's tasks are created, and
+   * created tasks placed, as soon as the entry before applies: on an interval alone each of those
+   * steps waited half of it on average), when ROUND_SPACING lets a held-back round go, and on the
+   * interval (restart delays, update monitors).
+   */
   start(): void {
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.unsubscribe = this.ctx.state.onClusterChange(() => this.kick());
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.deferred) clearTimeout(this.deferred);
+    this.deferred = null;
+  }
+
+  private kick(): void {
+    if (this.kicked || !this.timer) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      if (this.timer) void this.tick();
+    });
   }
 
   async tick(): Promise<void> {
@@ -249,8 +276,17 @@ export class Reconciler {
       return;
     }
     if (state.cluster.revision === this.lastRevision) return;
-    if (performance.now() < this.notBefore) return;
+    const early = this.notBefore - performance.now();
+    if (early > 0) {
+      // Held back by ROUND_SPACING: come back when it allows, not at the next interval.
+      this.deferred ??= setTimeout(() => {
+        this.deferred = null;
+        this.kick();
+      }, Math.ceil(early));
+      return;
+    }
     this.busy = true;
+    let proposed = false;
     const started = performance.now();
     try {
       const rev = state.cluster.revision;
@@ -280,11 +316,14 @@ export class Reconciler {
         return;
       }
       this.rounds++;
+      proposed = true;
       await Promise.all(props.map((c) => node.propose(ManagerState.encode(c))));
     } catch {
       // Not leader any more, or the outcome is unknown: the next round looks at the committed state.
     } finally {
       this.busy = false;
+      // The changes this round committed were applied while it was busy: look at them now.
+      if (proposed) this.kick();
     }
   }
 }

@@ -37,3 +37,22 @@ t.test('orch manager: a bad --heap-trim-mib is named', async (t) => {
   t.ok(err, 'exits non-zero');
   t.match(err!.stderr, /--heap-trim-mib: expected an integer >= 0, got "-5"/);
 });
+
+t.test('the CLI starts without the spec parser or the table printer: only `orch start` and tables load them', async (t) => {
+  // Loading them took about 150 of the 235 ms of imports before any command ran (`orch run --wait`
+  // paid it too). A child process, so that nothing this test file imported counts.
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const spec = fileURLToPath(new URL('../../src/spec/normalize.js', import.meta.url));
+  const script = `
+    import { createRequire } from 'node:module';
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => /node_modules\\/(yaml|@sinclair\\/typebox|cli-table3)\\//.test(k)).length;
+    const { buildProgram } = await import(${JSON.stringify(main)});
+    buildProgram();
+    const before = loaded();
+    await import(${JSON.stringify(spec)});
+    console.log(JSON.stringify({ before, after: loaded() }));`;
+  const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script]);
+  const { before, after } = JSON.parse(stdout) as { before: number; after: number };
+  t.equal(before, 0, 'none of yaml, typebox or cli-table3 is loaded with the CLI');
+  t.ok(after > 0, `the spec parser loads them when asked (${after} files): the check sees them`);
+});

@@ -1,5 +1,8 @@
 import t from 'tap';
-import { plan, restartWait } from '../../src/manager/reconciler.js';
+import { plan, Reconciler, restartWait } from '../../src/manager/reconciler.js';
+import type { RaftNode } from '../../src/raft/index.js';
+import { ManagerState, type Envelope } from '../../src/manager/state/machine.js';
+import type { ClusterCommand as Command } from '../../src/manager/state/cluster-state.js';
 import { placePending } from '../../src/manager/placement.js';
 import { ClusterState, TERMINAL, type Service, type Task } from '../../src/manager/state/cluster-state.js';
 import { normalizeSpec } from '../../src/spec/index.js';
@@ -217,4 +220,27 @@ t.test('plan and placement: one task per slot, spread over the least loaded read
   s.apply({ op: 'node.status', ts: 4, nodes: [{ id: 'a', status: 'down' }] });
   t.ok(placePending(s).assignments.every((a) => a.nodeId === 'b'), 'a down node gets nothing');
   t.same(plan(s, 5).create, [], 'nothing more to create');
+});
+
+t.test('the reconciler acts on each applied change, not only on its interval', async (t) => {
+  // A log of one: each proposal applies at once. The interval is an hour, so whatever happens
+  // here happens because the state changed.
+  const state = new ManagerState();
+  let index = 0;
+  const node = {
+    isLeader: () => true,
+    isReadyLeader: () => true,
+    propose: async (data: Uint8Array) => state.apply({ term: 1, index: ++index, type: 0, data }),
+  } as unknown as RaftNode;
+  const apply = (cmd: Command) => node.propose(ManagerState.encode({ ...cmd, id: `c${index}` } as Envelope));
+  const r = new Reconciler({ node, state, addresses: new Map(), self: 1, net: { url: () => '', dispatcher: undefined } }, 'spread', 3_600_000);
+  r.start();
+  t.teardown(() => r.stop());
+  await apply({ op: 'node.register', ts: 1, node: { id: 'n1', name: 'n1', address: '127.0.0.1:1', labels: {}, capacity: { cpu: 4, memory: 4 << 30, disk: 0 } } });
+  await apply({ op: 'service.upsert', ts: 2, serviceId: 's1', spec: normalizeSpec({ name: 'web', image: 'busybox', replicas: 3 }) });
+  const deadline = Date.now() + 5_000;
+  const assigned = () => [...state.cluster.tasks.values()].filter((x) => x.state === 'assigned').length;
+  while (assigned() < 3 && Date.now() < deadline) await new Promise((res) => setImmediate(res));
+  t.equal(assigned(), 3, 'three tasks created and placed, in two rounds, with no interval tick');
+  t.ok(r.rounds >= 2, `rounds: ${r.rounds}`);
 });

@@ -197,3 +197,42 @@ t.test('a query parameter a route does not declare is refused, naming it', async
   t.equal((res.json() as { error: { message: string } }).error.message, 'querystring: must NOT have additional properties (stael)');
   t.equal((await m.app.inject({ method: 'GET', url: '/v1/services?stale=true' })).statusCode, 200, 'a declared one is fine');
 });
+
+t.test('a blocking read of a service waits for the state to move past the index it gives', async (t) => {
+  const m = await singleManager(t);
+  t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: web })).statusCode, 201);
+  t.ok(await until(async () => (await tasksOf(m, 'web')).length === 3), 'the reconciler made 3 tasks');
+  const first = await m.app.inject({ method: 'GET', url: '/v1/services/web?tasks=false' });
+  const index = Number(first.headers['x-orch-index']);
+  t.ok(Number.isSafeInteger(index) && index > 0, `an index comes with the answer: ${first.headers['x-orch-index']}`);
+
+  // An index the state has moved past: answered at once.
+  const t0 = performance.now();
+  const stale = await m.app.inject({ method: 'GET', url: `/v1/services/web?tasks=false&index=${index - 1}&wait=10000` });
+  t.equal(stale.statusCode, 200);
+  t.ok(performance.now() - t0 < 5_000, 'not held');
+
+  // The current index: held until a change applies, and answered with it.
+  let answered = false;
+  const held = m.app.inject({ method: 'GET', url: `/v1/services/web?tasks=false&index=${index}&wait=20000` }).then((r) => {
+    answered = true;
+    return r;
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  t.notOk(answered, 'still held while nothing changes');
+  t.equal((await m.app.inject({ method: 'PATCH', url: '/v1/services/web', payload: { replicas: 5 } })).statusCode, 200);
+  const moved = await held;
+  t.equal(moved.statusCode, 200);
+  t.ok(Number(moved.headers['x-orch-index']) > index, 'the answer is as of a later index');
+  t.equal((moved.json() as { desired: number }).desired, 5, 'and shows the change');
+
+  // With nothing changing it ends after `wait`, with the same index.
+  const quiet = await m.app.inject({ method: 'GET', url: `/v1/services/web?tasks=false&index=${Number(moved.headers['x-orch-index'])}&wait=1` });
+  t.equal(quiet.statusCode, 200);
+
+  for (const q of ['index=-1', 'index=x', 'wait=-5', 'wait=30001']) {
+    const bad = await m.app.inject({ method: 'GET', url: `/v1/services/web?${q}` });
+    t.equal(bad.statusCode, 400, `${q}: 400`);
+    t.match(bad.body, q.split('=')[0], `${q}: the field is named`);
+  }
+});

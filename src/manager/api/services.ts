@@ -1,4 +1,5 @@
 // /v1/services, /v1/tasks and /v1/nodes: the user's desired state and what became of it.
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { request } from 'undici';
@@ -10,9 +11,21 @@ import { stableIn } from '../reconciler.js';
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 
+/** The longest a blocking read waits (below any proxy's or client's idle timeout). */
+const MAX_BLOCK_MS = 30_000;
+
 const staleQuery = { type: 'object', properties: { stale: { type: 'boolean' } }, additionalProperties: false } as const;
-/** ?tasks=false: the service and its counts without the task list (which is 38 MB with 100,000 tasks). */
-const serviceQuery = { type: 'object', properties: { stale: { type: 'boolean' }, tasks: { type: 'boolean' } }, additionalProperties: false } as const;
+/**
+ * ?tasks=false: the service and its counts without the task list (which is 38 MB with 100,000 tasks).
+ * ?index=N&wait=MS: a blocking read (Nomad's blocking queries): the answer waits until the cluster
+ * state moves past index N (the X-Orch-Index of an earlier answer), or MS pass. `--wait` sees a
+ * replica running as soon as the report applies instead of at its next poll.
+ */
+const serviceQuery = {
+  type: 'object',
+  properties: { stale: { type: 'boolean' }, tasks: { type: 'boolean' }, index: { type: 'integer', minimum: 0 }, wait: { type: 'integer', minimum: 0, maximum: MAX_BLOCK_MS } },
+  additionalProperties: false,
+} as const;
 const idParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' } }, required: ['id'] } as const;
 
 /** The spec in the form a person writes it, so a PATCH can be merged and validated like a POST. */
@@ -131,8 +144,10 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     return [...ctx.state.cluster.services.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => view(ctx, s));
   });
 
-  app.get<{ Params: { id: string }; Querystring: { stale?: boolean; tasks?: boolean } }>('/v1/services/:id', { schema: { params: idParams, querystring: serviceQuery } }, async (req, reply) => {
+  app.get<{ Params: { id: string }; Querystring: { stale?: boolean; tasks?: boolean; index?: number; wait?: number } }>('/v1/services/:id', { schema: { params: idParams, querystring: serviceQuery } }, async (req, reply) => {
     await readBarrier(ctx, req.query.stale === true);
+    if (req.query.index !== undefined) await stateMovedPast(ctx, req.query.index, req.query.wait ?? 0, req.raw);
+    reply.header('x-orch-index', String(ctx.state.cluster.revision));
     const svc = found(ctx, req.params.id);
     if (req.query.tasks === false) return view(ctx, svc);
     const tasks = ctx.state.cluster.tasksOf(svc.id).sort((a, b) => a.slot - b.slot || a.createdAt - b.createdAt);
@@ -300,3 +315,24 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     return [...ctx.state.cluster.nodes.values()].map((n) => ({ ...n, reserved: reserved.get(n.id) ?? { cpu: 0, memory: 0, disk: 0 }, usage: ctx.usage?.(n.id) ?? null }));
   });
 };
+
+/**
+ * Resolves once the cluster state's revision is other than `index` (or at once if it already is),
+ * after `ms`, or when the client goes away.
+ */
+function stateMovedPast(ctx: ManagerContext, index: number, ms: number, req: IncomingMessage): Promise<void> {
+  if (ctx.state.cluster.revision !== index || ms === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      unsubscribe();
+      req.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const unsubscribe = ctx.state.onClusterChange(() => {
+      if (ctx.state.cluster.revision !== index) done();
+    });
+    req.once('close', done);
+  });
+}

@@ -64,11 +64,10 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     });
   }
   const waiters = new Set<() => void>();
-  const previous = ctx.state.onClusterChange;
-  ctx.state.onClusterChange = () => {
-    previous?.();
+  const unsubscribe = ctx.state.onClusterChange(() => {
     for (const w of [...waiters]) w();
-  };
+  });
+  app.addHook('onClose', async () => void unsubscribe());
 
   app.post<{ Body: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }>(
     '/v1/nodes/register',

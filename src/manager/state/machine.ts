@@ -59,8 +59,18 @@ export class ManagerState implements StateMachine {
   announced = { leader: 0, term: 0 };
   private recent = new Map<string, Remembered>();
   appliedIndex = 0;
-  /** Called after every applied cluster command (long-polls wait on it). */
-  onClusterChange: (() => void) | null = null;
+  /** Told after every applied cluster command (the workers' long-polls, the reconciler). */
+  private readonly clusterListeners = new Set<() => void>();
+
+  /** Calls `f` after every applied cluster command and after a restore; returns the unsubscribe. */
+  onClusterChange(f: () => void): () => void {
+    this.clusterListeners.add(f);
+    return () => this.clusterListeners.delete(f);
+  }
+
+  private clusterChanged(): void {
+    for (const f of this.clusterListeners) f();
+  }
 
   static encode(cmd: Envelope): Uint8Array {
     return Buffer.from(JSON.stringify(cmd));
@@ -105,7 +115,7 @@ export class ManagerState implements StateMachine {
         // it names (a snapshot would otherwise carry a different history than the log).
         const { result, events } = applyWithEvents(this.cluster, cmd, () => structuredClone(this.cluster.apply(cmd)));
         if (events.length) this.events.add(e.index, cmd.ts, events);
-        this.onClusterChange?.();
+        this.clusterChanged();
         // Results of cluster commands are kept whole: they hold what the proposer chose (ids).
         this.remember(cmd.id, { fp, index: e.index, failure: result });
         return result;
@@ -171,7 +181,7 @@ export class ManagerState implements StateMachine {
     this.onMembershipChange?.();
     this.announced = s.announced ?? { leader: 0, term: 0 };
     this.events.reset(s.applied);
-    this.onClusterChange?.();
+    this.clusterChanged();
     this.recent = new Map();
     for (let k = 0; k + 3 < s.recent.length; k += 4) {
       this.recent.set(s.recent[k] as string, { fp: s.recent[k + 1] as number, index: s.recent[k + 2] as number, failure: s.recent[k + 3] });
