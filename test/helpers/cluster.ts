@@ -12,7 +12,7 @@ import { OrchClient, type ManagerInfo } from '../../src/client/client.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const ORCH_BIN = join(REPO_ROOT, 'bin', 'orch.js');
 /** The environment variables bin/orch sets (or reads) for node. */
-export const LAUNCHER_SETTINGS = ['MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX', 'ORCH_HEAP_GROWING_PERCENT'];
+export const LAUNCHER_SETTINGS = ['MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX', 'ORCH_HEAP_GROWING_PERCENT', 'ORCH_SEMI_SPACE_MIB'];
 
 /** `env` without the launcher's settings: a plain `node bin/orch.js` start is then a true "before". */
 export function withoutLauncherSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

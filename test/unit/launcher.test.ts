@@ -48,12 +48,12 @@ t.test('it execs node with the memory settings, the script and the arguments unc
   });
   const lines = out.trim().split('\n');
   t.equal(lines[0], `pid=${child.pid} mmap=131072 arenas=2`, 'exec: the same pid, with the malloc settings');
-  t.same(lines.slice(1), ['arg=--heap-growing-percent=100', `arg=${realpathSync(script)}`, 'arg=manager', 'arg=--peers', 'arg=a b']);
+  t.same(lines.slice(1), ['arg=--max-semi-space-size=8', 'arg=--heap-growing-percent=100', `arg=${realpathSync(script)}`, 'arg=manager', 'arg=--peers', 'arg=a b']);
 });
 
 t.test('settings already in the environment win', async (t) => {
-  const fake = fakeNode(t, 'echo "mmap=$MALLOC_MMAP_THRESHOLD_ arenas=$MALLOC_ARENA_MAX $1"');
-  const env = { ...process.env, ORCH_NODE: fake, MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_ARENA_MAX: '4', ORCH_HEAP_GROWING_PERCENT: '0' };
+  const fake = fakeNode(t, 'echo "mmap=$MALLOC_MMAP_THRESHOLD_ arenas=$MALLOC_ARENA_MAX $1 $2"');
+  const env = { ...process.env, ORCH_NODE: fake, MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_ARENA_MAX: '4', ORCH_HEAP_GROWING_PERCENT: '0', ORCH_SEMI_SPACE_MIB: '0' };
   const { stdout } = await run(launcher, [], { env });
-  t.equal(stdout.trim(), 'mmap=65536 arenas=4 --heap-growing-percent=0');
+  t.equal(stdout.trim(), 'mmap=65536 arenas=4 --max-semi-space-size=0 --heap-growing-percent=0');
 });
