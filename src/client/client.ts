@@ -249,8 +249,8 @@ export class OrchClient {
    */
   async serviceSummaryAfter(idOrName: string, index: number | null, waitMs: number): Promise<{ service: ServiceInfo; index: number }> {
     // Well inside the answer's own timeout, which a blocked read must not run into.
-    const wait = Math.max(0, Math.min(30_000, this.timeoutMs / 2, Math.round(waitMs)));
-    const block = index === null || index < 0 ? '' : `&index=${index}&wait=${Math.floor(wait)}`;
+    const wait = Math.floor(Math.max(0, Math.min(30_000, this.timeoutMs / 2, waitMs)));
+    const block = index === null || index < 0 ? '' : `&index=${index}&wait=${wait}`;
     const r = await this.exchange<ServiceInfo>('GET', `/v1/services/${encodeURIComponent(idOrName)}?tasks=false${block}`);
     const at = Number(r.headers['x-orch-index']);
     // A manager of an earlier version sends no index: then every read is a plain one.

@@ -1,5 +1,4 @@
 // /v1/services, /v1/tasks and /v1/nodes: the user's desired state and what became of it.
-import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { request } from 'undici';
@@ -10,6 +9,7 @@ import { specOf, TERMINAL, type ClusterResult, type NodeRecord, type Service, ty
 import { stableIn } from '../reconciler.js';
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
+import { untilState } from './state-wait.js';
 
 /** The longest a blocking read waits (below any proxy's or client's idle timeout). */
 const MAX_BLOCK_MS = 30_000;
@@ -146,7 +146,8 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
 
   app.get<{ Params: { id: string }; Querystring: { stale?: boolean; tasks?: boolean; index?: number; wait?: number } }>('/v1/services/:id', { schema: { params: idParams, querystring: serviceQuery } }, async (req, reply) => {
     await readBarrier(ctx, req.query.stale === true);
-    if (req.query.index !== undefined) await stateMovedPast(ctx, req.query.index, req.query.wait ?? 0, req.raw);
+    const index = req.query.index;
+    if (index !== undefined) await untilState(ctx, () => ctx.state.cluster.revision !== index, req.query.wait ?? 0, req.raw);
     reply.header('x-orch-index', String(ctx.state.cluster.revision));
     const svc = found(ctx, req.params.id);
     if (req.query.tasks === false) return view(ctx, svc);
@@ -316,23 +317,3 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
   });
 };
 
-/**
- * Resolves once the cluster state's revision is other than `index` (or at once if it already is),
- * after `ms`, or when the client goes away.
- */
-function stateMovedPast(ctx: ManagerContext, index: number, ms: number, req: IncomingMessage): Promise<void> {
-  if (ctx.state.cluster.revision !== index || ms === 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      unsubscribe();
-      req.off('close', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    const unsubscribe = ctx.state.onClusterChange(() => {
-      if (ctx.state.cluster.revision !== index) done();
-    });
-    req.once('close', done);
-  });
-}

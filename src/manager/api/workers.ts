@@ -8,6 +8,7 @@ import type { NetworkFaults } from '../../raft/faults.js';
 import { specOf, type ClusterResult, type TaskReport } from '../state/cluster-state.js';
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';
+import { untilState } from './state-wait.js';
 
 const nodeParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[a-f0-9]{12}$' } }, required: ['id'] } as const;
 const capacity = {
@@ -37,25 +38,6 @@ export interface WorkerRoutesOptions {
   faults?: NetworkFaults;
 }
 
-/** Resolves when the node's assignment version moves past `since`, or after `ms`. */
-function waitForChange(ctx: ManagerContext, waiters: Set<() => void>, nodeId: string, since: number, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      waiters.delete(check);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const check = () => {
-      if ((ctx.state.cluster.assignVersion.get(nodeId) ?? 0) !== since || !ctx.node.isLeader()) done();
-    };
-    const timer = setTimeout(done, ms);
-    waiters.add(check);
-    signal.addEventListener('abort', done);
-    check();
-  });
-}
-
 export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app, { ctx, liveness, faults }) => {
   if (faults) {
     app.addHook('preHandler', async (req) => {
@@ -63,11 +45,6 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
       if (id && faults.workerIsolated(id)) throw new ApiError(503, 'partitioned', `node ${id} is cut off from this manager (chaos fault)`);
     });
   }
-  const waiters = new Set<() => void>();
-  const unsubscribe = ctx.state.onClusterChange(() => {
-    for (const w of [...waiters]) w();
-  });
-  app.addHook('onClose', async () => void unsubscribe());
 
   app.post<{ Body: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }>(
     '/v1/nodes/register',
@@ -143,9 +120,8 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
       const id = req.params.id;
       if (!ctx.state.cluster.nodes.has(id)) throw new ApiError(404, 'unknown-node', `node ${id} is not registered; register first`);
       const since = req.query.since ?? -1;
-      const ac = new AbortController();
-      req.raw.once('close', () => ac.abort());
-      await waitForChange(ctx, waiters, id, since, req.query.wait ?? 0, ac.signal);
+      // Until the node's assignments change (or this manager stops leading).
+      await untilState(ctx, () => (ctx.state.cluster.assignVersion.get(id) ?? 0) !== since || !ctx.node.isLeader(), req.query.wait ?? 0, req.raw);
       const cluster = ctx.state.cluster;
       const version = cluster.assignVersion.get(id) ?? 0;
       // Nothing changed while the poll waited: no need to send (and encode) the same tasks again. With
