@@ -9,6 +9,7 @@ import { fingerprint, type NodeSubject } from '../../security/identity.js';
 import { peerOf } from '../../security/tls.js';
 import { matchesHash, parseToken } from '../../security/tokens.js';
 import { ApiError } from './errors.js';
+import { tokenId } from './caller.js';
 
 export type Access = 'open' | 'manager' | 'worker' | 'member' | 'read' | 'admin' | 'manager-cert';
 
@@ -75,6 +76,7 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
     if (access === 'open') return;
     const peer = peerOf(req.raw.socket, sec.tls.material.clusterId);
     req.orchPeer = peer;
+    if (peer) req.orchCaller = { kind: peer.role, id: peer.cn };
     if (peer && peer.role === 'worker' && ctx.state.cluster.removedNodes.has(peer.cn)) {
       throw new ApiError(403, 'revoked', `node ${peer.cn} was removed from the cluster; its certificate is revoked (join again with a token, as a new node)`);
     }
@@ -103,8 +105,12 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
     }
     if (token.caDigest !== caDigest()) throw unauthenticated('the token belongs to another cluster (its CA digest is not this cluster\'s)');
     const api = sec.secrets().api;
-    if (matchesHash(token.secret, api.admin)) return;
+    if (matchesHash(token.secret, api.admin)) {
+      req.orchCaller = { kind: 'token', role: 'admin', id: tokenId(token.secret) };
+      return;
+    }
     if (matchesHash(token.secret, api.readonly)) {
+      req.orchCaller = { kind: 'token', role: 'readonly', id: tokenId(token.secret) };
       if (access === 'read') return;
       throw new ApiError(403, 'read-only-token', `a read-only token cannot ${req.method} ${req.routeOptions.url ?? req.url}; use an admin token`);
     }
