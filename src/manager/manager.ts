@@ -16,6 +16,7 @@ import { eventRoutes } from './api/events.js';
 import { uiRoutes } from './api/ui.js';
 import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.js';
 import { securityRoutes } from './api/security.js';
+import { apiTokenRoutes } from './api/api-tokens.js';
 import type { ManagerTls } from './tls-bootstrap.js';
 import { hasLocalTls } from '../security/local-store.js';
 import { kvRoutes } from './api/kv.js';
@@ -215,8 +216,8 @@ function announceNewCluster(o: ManagerOptions, t: NonNullable<ManagerTls['create
       `  admin token:      ${t.admin}`,
       `  read-only token:  ${t.readonly}`,
       `Join tokens (also shown by "orch token worker|manager"):`,
-      `  workers:  orch worker --join ${o.advertise ?? o.listen} --token ${t.worker} ...`,
-      `  managers: orch manager --peers ... --token ${t.manager} ...`,
+      `  workers:  ORCH_JOIN_TOKEN=${t.worker} orch worker --join ${o.advertise ?? o.listen} ...`,
+      `  managers: ORCH_JOIN_TOKEN=${t.manager} orch manager --peers ... ...`,
       '',
     ].join('\n'),
   );
@@ -313,6 +314,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     }
     transport?.setPeers(addresses);
   };
+  if (mtls) state.onSecurityChange = bootstrap!.keepLocalSecretsCurrent(o.dataDir, mtls, () => state.security.secrets, note);
   const node = new RaftNode({
     id,
     // A joining manager knows no configuration: it learns it from the leader's log or snapshot.
@@ -363,6 +365,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   installRequestTiming(app, metrics);
   await app.register(metricsRoutes, { metrics });
   await app.register(securityRoutes, { ctx });
+  await app.register(apiTokenRoutes, { ctx });
   await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from), faults });
   if (faults) {
     app.log.warn('chaos fault injection is ON (--chaos): PUT /chaos/faults can cut this manager off; never use this flag in production');

@@ -7,9 +7,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ManagerContext } from '../context.js';
 import { fingerprint, type NodeSubject } from '../../security/identity.js';
 import { peerOf } from '../../security/tls.js';
-import { matchesHash, parseToken } from '../../security/tokens.js';
+import { findByHash, parseToken } from '../../security/tokens.js';
 import { ApiError } from './errors.js';
-import { tokenId } from './caller.js';
 
 export type Access = 'open' | 'manager' | 'worker' | 'member' | 'read' | 'admin' | 'manager-cert';
 
@@ -29,6 +28,8 @@ const ROUTES: Record<string, Access> = {
   'POST /v1/certs/renew': 'member',
   // Join tokens are secrets: admin only, though read with GET.
   'GET /v1/tokens/:role': 'admin',
+  // API tokens' names and roles: only those who may manage them may see them.
+  'GET /v1/tokens/api': 'admin',
   'POST /v1/nodes/register': 'worker',
   'POST /v1/nodes/:id/heartbeat': 'worker',
   'GET /v1/nodes/:id/assignments': 'worker',
@@ -104,15 +105,11 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
       throw unauthenticated((err as Error).message);
     }
     if (token.caDigest !== caDigest()) throw unauthenticated('the token belongs to another cluster (its CA digest is not this cluster\'s)');
-    const api = sec.secrets().api;
-    if (matchesHash(token.secret, api.admin)) {
-      req.orchCaller = { kind: 'token', role: 'admin', id: tokenId(token.secret) };
-      return;
-    }
-    if (matchesHash(token.secret, api.readonly)) {
-      req.orchCaller = { kind: 'token', role: 'readonly', id: tokenId(token.secret) };
-      if (access === 'read') return;
-      throw new ApiError(403, 'read-only-token', `a read-only token cannot ${req.method} ${req.routeOptions.url ?? req.url}; use an admin token`);
+    const match = findByHash(token.secret, sec.secrets().api);
+    if (match) {
+      req.orchCaller = { kind: 'token', role: match.role, id: match.name };
+      if (match.role === 'admin' || access === 'read') return;
+      throw new ApiError(403, 'read-only-token', `a read-only token (${match.name}) cannot ${req.method} ${req.routeOptions.url ?? req.url}; use an admin token`);
     }
     throw unauthenticated('the token is not one of this cluster\'s API tokens');
   });
