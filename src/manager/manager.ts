@@ -314,7 +314,6 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     }
     transport?.setPeers(addresses);
   };
-  if (mtls) state.onSecurityChange = bootstrap!.keepLocalSecretsCurrent(o.dataDir, mtls, () => state.security.secrets, note);
   const node = new RaftNode({
     id,
     // A joining manager knows no configuration: it learns it from the leader's log or snapshot.

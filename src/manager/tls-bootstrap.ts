@@ -101,21 +101,3 @@ export function startManagerRenewal(dataDir: string, self: string, t: ManagerTls
   timer.unref();
   return () => clearInterval(timer);
 }
-
-/**
- * Keeps <data-dir>/tls/secrets.json as the replicated state has the secrets, each time they
- * change: a manager restarted before it has replayed its log serves from that file, and must not
- * accept a token that was revoked or rotated away, nor hand out a rotated join token's old secret.
- */
-export function keepLocalSecretsCurrent(dataDir: string, t: ManagerTls, current: () => ClusterSecrets | null, log: (m: string) => void): () => void {
-  return () => {
-    const s = current();
-    if (!s) return;
-    t.local = structuredClone(s);
-    try {
-      saveLocalTls(dataDir, { material: t.tls.material, secrets: t.local });
-    } catch (err) {
-      log(`could not write the cluster's secrets to ${dataDir}/tls: ${(err as Error).message}`);
-    }
-  };
-}

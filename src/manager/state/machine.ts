@@ -54,8 +54,6 @@ export class ManagerState implements StateMachine {
   readonly membership = new MembershipState();
   /** Called after a manager was added or removed (the address book changed). */
   onMembershipChange: (() => void) | null = null;
-  /** Called after the cluster's secrets changed (tokens made, rotated, revoked) and after a restore. */
-  onSecurityChange: (() => void) | null = null;
   readonly events = new EventLog();
   /** The last leader that announced itself (leader.elected), and its term. */
   announced = { leader: 0, term: 0 };
@@ -143,7 +141,6 @@ export class ManagerState implements StateMachine {
       case 'security.token.revoke': {
         const result = this.security.apply(cmd);
         this.remember(cmd.id, { fp, index: e.index, failure: result });
-        if (result.ok && result.changed) this.onSecurityChange?.();
         return result;
       }
       default:
@@ -183,7 +180,6 @@ export class ManagerState implements StateMachine {
     if (s.v === 4) this.cluster.decode(s.cluster as CompactClusterState);
     else this.cluster.restore(s.cluster as Parameters<ClusterState['restore']>[0]);
     this.security.restore(s.security);
-    this.onSecurityChange?.();
     this.membership.restore(s.membership);
     this.onMembershipChange?.();
     this.announced = s.announced ?? { leader: 0, term: 0 };
