@@ -109,7 +109,7 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
     if (match) {
       req.orchCaller = { kind: 'token', role: match.role, id: match.name };
       if (match.role === 'admin' || access === 'read') return;
-      throw new ApiError(403, 'read-only-token', `a read-only token (${match.name}) cannot ${req.method} ${req.routeOptions.url ?? req.url}; use an admin token`);
+      throw new ApiError(403, 'read-only-token', `a read-only token cannot ${req.method} ${req.routeOptions.url ?? req.url} (this one is named ${match.name}); use an admin token`);
     }
     throw unauthenticated('the token is not one of this cluster\'s API tokens');
   });
