@@ -30,8 +30,9 @@ t.test('API tokens: create, list, rotate, revoke, on every manager', async (t) =
   t.teardown(() => agent.close());
   const managers = c.addresses.join(',');
 
-  async function call(to: string, path: string, token: string, o: { method?: 'GET' | 'POST' | 'DELETE'; body?: unknown } = {}) {
+  async function call(to: string, path: string, token: string, o: { method?: 'GET' | 'POST' | 'DELETE'; body?: unknown; key?: string } = {}) {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (o.key) headers['idempotency-key'] = o.key;
     if (o.body !== undefined) headers['content-type'] = 'application/json';
     const res = await request(`https://${to}${path}`, { method: o.method ?? 'GET', headers, body: o.body === undefined ? undefined : JSON.stringify(o.body), dispatcher: agent, headersTimeout: 5_000 });
     const text = await res.body.text();
@@ -65,6 +66,15 @@ t.test('API tokens: create, list, rotate, revoke, on every manager', async (t) =
     t.match(bad.json.error?.message, /name/, 'naming the field');
     const role = await call(c.addresses[0], '/v1/tokens/api', tokens.admin, { method: 'POST', body: { name: 'x', role: 'root' } });
     t.equal(role.status, 400, 'an unknown role: 400');
+    // A client's retry of a create whose answer it lost: the secret in force is the first one's.
+    const first = await call(c.addresses[0], '/v1/tokens/api', tokens.admin, { method: 'POST', body: { name: 'retried' }, key: 'k-retried' });
+    t.equal(first.status, 201);
+    const retry = await call(c.addresses[1], '/v1/tokens/api', tokens.admin, { method: 'POST', body: { name: 'retried' }, key: 'k-retried' });
+    t.equal(retry.status, 409, 'the retry is told, not given a secret that is not the token\'s');
+    t.equal(retry.json.error?.code, 'secret-not-shown');
+    t.notOk(retry.text.includes('ORCH-1-'), 'and carries no token');
+    await everywhere(first.json.token as string, (s) => s === 200, 'the first answer\'s token is the one in force');
+    t.equal((await orch(['token', 'rm', 'retried', '--manager', managers], tokens.admin)).code, 0);
   });
 
   let ops = '';

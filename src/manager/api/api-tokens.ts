@@ -17,6 +17,10 @@ const createBody = { type: 'object', properties: { name, role: { type: 'string',
 
 const STATUS: Record<string, number> = { 'not-initialized': 409, 'token-exists': 409, 'token-not-found': 404, 'bad-token-name': 400, 'last-admin-token': 409, 'idempotency-key-reused': 409 };
 
+function secretNotShown(tokenName: string): ApiError {
+  return new ApiError(409, 'secret-not-shown', `token ${tokenName} was made or rotated by an earlier attempt of this request, whose answer was lost; a secret is shown only once: rotate the token to get a new one`);
+}
+
 export const apiTokenRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (app, { ctx }) => {
   const need = (): ManagerSecurity => {
     if (!ctx.security) throw new ApiError(409, 'insecure', 'this cluster runs with --insecure: it has no API tokens');
@@ -27,8 +31,11 @@ export const apiTokenRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async
   const change = async (req: FastifyRequest, cmd: SecurityCommand): Promise<void> => {
     const res = (await propose(ctx, req, cmd)) as SecurityResult | { ok: false; code: 'idempotency-key-reused' };
     if (res.ok) return;
-    const message = 'message' in res ? res.message : 'this Idempotency-Key was used by an earlier request that differs from this one';
-    throw new ApiError(STATUS[res.code] ?? 409, res.code, message);
+    if ('message' in res) throw new ApiError(STATUS[res.code] ?? 409, res.code, res.message);
+    // A retry (same Idempotency-Key) of an applied create or rotate drew another secret than the
+    // first attempt, whose answer was lost: that secret is the one in force, and it is not kept.
+    if (cmd.op === 'security.token.create' || cmd.op === 'security.token.rotate') throw secretNotShown(cmd.name);
+    throw new ApiError(409, res.code, 'this Idempotency-Key was used by an earlier request that differs from this one');
   };
 
   /**
@@ -37,9 +44,7 @@ export const apiTokenRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async
    */
   const issued = (sec: ManagerSecurity, tokenName: string, secret: string) => {
     const t = sec.secrets().api.find((x) => x.name === tokenName);
-    if (!t || t.hash !== hashSecret(secret)) {
-      throw new ApiError(409, 'secret-not-shown', `token ${tokenName} was changed by an earlier attempt of this request, whose answer was lost; its secret is shown only once: rotate it to get a new one`);
-    }
+    if (!t || t.hash !== hashSecret(secret)) throw secretNotShown(tokenName);
     return { name: t.name, role: t.role, token: formatToken(fingerprint(sec.secrets().ca.certPem), secret) };
   };
 
