@@ -113,8 +113,8 @@ export async function up(o: UpOptions): Promise<{ file: ClusterFile; path: strin
   const tokensFile = join(dir, 'tokens.json');
   const procs: UpProcess[] = [];
   // The user's own ORCH_JOIN_TOKEN, if any, is not for these processes: each gets its own below.
-  const { ORCH_JOIN_TOKEN: _theirs, ...inherited } = process.env;
-  const env = { ...inherited, DOCKER_HOST: engine.host };
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: engine.host };
+  delete env.ORCH_JOIN_TOKEN;
   // Join tokens go by environment, never on a command line (which every user can read in ps).
   const withToken = (token: string | undefined): NodeJS.ProcessEnv => (token ? { ...env, ORCH_JOIN_TOKEN: token } : env);
   const startManager = (k: number, extra: string[], token?: string) => {
