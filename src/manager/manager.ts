@@ -16,6 +16,7 @@ import { eventRoutes } from './api/events.js';
 import { uiRoutes } from './api/ui.js';
 import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.js';
 import { securityRoutes } from './api/security.js';
+import { apiTokenRoutes } from './api/api-tokens.js';
 import type { ManagerTls } from './tls-bootstrap.js';
 import { hasLocalTls } from '../security/local-store.js';
 import { kvRoutes } from './api/kv.js';
@@ -215,8 +216,8 @@ function announceNewCluster(o: ManagerOptions, t: NonNullable<ManagerTls['create
       `  admin token:      ${t.admin}`,
       `  read-only token:  ${t.readonly}`,
       `Join tokens (also shown by "orch token worker|manager"):`,
-      `  workers:  orch worker --join ${o.advertise ?? o.listen} --token ${t.worker} ...`,
-      `  managers: orch manager --peers ... --token ${t.manager} ...`,
+      `  workers:  ORCH_JOIN_TOKEN=${t.worker} orch worker --join ${o.advertise ?? o.listen} ...`,
+      `  managers: ORCH_JOIN_TOKEN=${t.manager} orch manager --peers ... ...`,
       '',
     ].join('\n'),
   );
@@ -366,6 +367,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   installRequestTiming(app, metrics);
   await app.register(metricsRoutes, { metrics });
   await app.register(securityRoutes, { ctx });
+  await app.register(apiTokenRoutes, { ctx });
   // The Raft sender is the manager the client certificate names (auth set req.orchPeer).
   const senderOf = mtls
     ? (req: FastifyRequest) => {

@@ -15,10 +15,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ManagerContext } from '../context.js';
 import { fingerprint, issuedAtOf, type NodeSubject } from '../../security/identity.js';
 import { peerOf } from '../../security/tls.js';
-import { matchesHash, parseToken } from '../../security/tokens.js';
+import { findByHash, parseToken } from '../../security/tokens.js';
 import { isNodeAddress } from '../address.js';
 import { ApiError } from './errors.js';
-import { tokenId, type Caller } from './caller.js';
+import type { Caller } from './caller.js';
 
 export type Access = 'open' | 'manager' | 'worker' | 'member' | 'read' | 'admin' | 'manager-cert' | 'peer-read';
 
@@ -40,6 +40,8 @@ const ROUTES: Record<string, Access> = {
   'POST /v1/certs/renew': 'member',
   // Join tokens are secrets: admin only, though read with GET.
   'GET /v1/tokens/:role': 'admin',
+  // API tokens' names and roles: only those who may manage them may see them.
+  'GET /v1/tokens/api': 'admin',
   'POST /v1/nodes/register': 'worker',
   'POST /v1/nodes/:id/heartbeat': 'worker',
   'GET /v1/nodes/:id/assignments': 'worker',
@@ -144,9 +146,8 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
       throw unauthenticated((err as Error).message);
     }
     if (token.caDigest !== caDigest()) throw unauthenticated('the token belongs to another cluster (its CA digest is not this cluster\'s)');
-    const api = sec!.secrets().api;
-    if (matchesHash(token.secret, api.admin)) return { kind: 'token', role: 'admin', id: tokenId(token.secret) };
-    if (matchesHash(token.secret, api.readonly)) return { kind: 'token', role: 'readonly', id: tokenId(token.secret) };
+    const match = findByHash(token.secret, sec!.secrets().api);
+    if (match) return { kind: 'token', role: match.role, id: match.name };
     throw unauthenticated('the token is not one of this cluster\'s API tokens');
   }
 
@@ -184,7 +185,7 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
     const caller = tokenCaller(req, reply);
     req.orchCaller = caller;
     if (caller.kind === 'token' && caller.role === 'readonly' && access !== 'read' && access !== 'peer-read') {
-      throw new ApiError(403, 'read-only-token', `a read-only token cannot ${route}; use an admin token`);
+      throw new ApiError(403, 'read-only-token', `a read-only token cannot ${route} (this one is named ${caller.id}); use an admin token`);
     }
   });
 

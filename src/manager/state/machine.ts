@@ -135,7 +135,10 @@ export class ManagerState implements StateMachine {
         return result;
       }
       case 'security.init':
-      case 'security.rotate': {
+      case 'security.rotate':
+      case 'security.token.create':
+      case 'security.token.rotate':
+      case 'security.token.revoke': {
         const result = this.security.apply(cmd);
         this.remember(cmd.id, { fp, index: e.index, failure: result });
         return result;
