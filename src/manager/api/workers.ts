@@ -17,6 +17,8 @@ const capacity = {
   required: ['cpu', 'memory', 'disk'],
   additionalProperties: false,
 } as const;
+/** What one heartbeat may carry; workers cut their reports to these (src/worker/report-limits.ts). */
+export const HEARTBEAT_LIMITS = { error: 4096, reports: 10_000 } as const;
 const report = {
   type: 'object',
   properties: {
@@ -24,7 +26,7 @@ const report = {
     state: { type: 'string', enum: ['starting', 'running', 'complete', 'failed', 'shutdown'] },
     containerId: { type: ['string', 'null'], maxLength: 128 },
     exitCode: { type: ['integer', 'null'] },
-    error: { type: ['string', 'null'], maxLength: 4096 },
+    error: { type: ['string', 'null'], maxLength: HEARTBEAT_LIMITS.error },
     health: { type: 'string', enum: ['starting', 'healthy', 'unhealthy'] },
   },
   required: ['taskId', 'state'],
@@ -83,7 +85,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
           type: 'object',
           properties: {
             usage: { type: 'object', properties: { cpu: { type: 'number' }, memory: { type: 'number' }, load: { type: 'number' } }, required: ['cpu', 'memory', 'load'], additionalProperties: false },
-            reports: { type: 'array', items: report, maxItems: 10_000 },
+            reports: { type: 'array', items: report, maxItems: HEARTBEAT_LIMITS.reports },
           },
           additionalProperties: false,
         },
