@@ -4,7 +4,7 @@
 // healed partition never leaves two copies running.
 import { ApiRequestError, type Assignment, type OrchClient } from '../client/client.js';
 import { HealthMonitor } from './health.js';
-import { batchSize, fitReport } from './report-limits.js';
+import { batchSize, fitReport, fitUsage } from './report-limits.js';
 import type { UsageSampler } from './resources.js';
 import type { Runtime, RuntimeContainer } from './runtime/runtime.js';
 
@@ -22,6 +22,8 @@ export interface AgentOptions {
   /** How long one assignment long-poll may wait on the leader. */
   pollMs?: number;
   log: (msg: string) => void;
+  /** This agent's session id, sent with every heartbeat and poll (see src/manager/sessions.ts). */
+  session?: string;
   /**
    * The managers will not have this agent any more: the node was removed (its containers are
    * removed first), or another agent runs it now. The agent has stopped; the worker should exit.
@@ -154,7 +156,7 @@ export class Agent {
    */
   private async send(batch: Report[]): Promise<void> {
     try {
-      const res = await this.client.heartbeat(this.nodeId, { usage: this.usage.latest, reports: batch });
+      const res = await this.client.heartbeat(this.nodeId, { usage: fitUsage(this.usage.latest), reports: batch }, this.opts.session);
       this.client.setManagers(res.managers);
     } catch (err) {
       if (!refused(err) || batch.length === 0) throw err;
@@ -179,7 +181,7 @@ export class Agent {
     if (this.beating) return;
     this.beating = true;
     try {
-      await this.client.heartbeat(this.nodeId, { usage: this.usage.latest, reports: [] });
+      await this.client.heartbeat(this.nodeId, { usage: fitUsage(this.usage.latest), reports: [] }, this.opts.session);
     } catch (err) {
       // Unless it ends this agent, the next one, or the pending flush, will tell.
       this.halt(err);
@@ -223,7 +225,7 @@ export class Agent {
   private async pollLoop(): Promise<void> {
     while (this.running) {
       try {
-        const a = await this.client.assignments(this.nodeId, this.version, this.opts.pollMs ?? 3000);
+        const a = await this.client.assignments(this.nodeId, this.version, this.opts.pollMs ?? 3000, this.opts.session);
         if (a.term < this.term) continue; // an answer from a deposed leader
         this.term = a.term;
         this.version = a.version;

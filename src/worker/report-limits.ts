@@ -54,3 +54,9 @@ export function batchSize(reports: readonly Report[]): number {
   }
   return n;
 }
+
+/** Usage with every figure a finite number: JSON carries NaN as null, which the managers refuse. */
+export function fitUsage(u: { cpu: number; memory: number; load: number }): { cpu: number; memory: number; load: number } {
+  const f = (x: number) => (Number.isFinite(x) ? x : 0);
+  return { cpu: f(u.cpu), memory: f(u.memory), load: f(u.load) };
+}

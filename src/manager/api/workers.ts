@@ -9,7 +9,10 @@ import { specOf, type ClusterResult, type TaskReport } from '../state/cluster-st
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';
 import { untilState } from './state-wait.js';
+import { NodeSessions } from '../sessions.js';
 
+/** The agent's session (see ../sessions.ts): in the query, which a follower forwards with the path. */
+const session = { type: 'string', pattern: '^[a-f0-9]{32}$' } as const;
 const nodeParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[a-f0-9]{12}$' } }, required: ['id'] } as const;
 const capacity = {
   type: 'object',
@@ -41,6 +44,19 @@ export interface WorkerRoutesOptions {
 }
 
 export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app, { ctx, liveness, faults }) => {
+  // A silent holder gives way one heartbeat before its node would be declared down.
+  const sessions = new NodeSessions(Math.max(1, liveness.missed - 1) * liveness.heartbeatMs);
+  /** Refuses a request of another agent than the one that runs node `id` (see ../sessions.ts). */
+  const claim = (id: string, s: string | undefined) => {
+    const no = sessions.claim(id, s, ctx.node.term(), Date.now());
+    if (!no) return;
+    throw new ApiError(
+      409,
+      'node-session-taken',
+      `node ${id} is run by another agent, heard from ${no.heardMsAgo} ms ago: two agents with one identity (a copy of a worker's data dir?) cannot both run it, and this one is refused`,
+      { ...no, staleMs: sessions.staleMs },
+    );
+  };
   if (faults) {
     app.addHook('preHandler', async (req) => {
       const id = (req.params as { id?: string }).id ?? (req.body as { id?: string } | undefined)?.id;
@@ -48,10 +64,11 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     });
   }
 
-  app.post<{ Body: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }>(
+  app.post<{ Querystring: { session?: string }; Body: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }>(
     '/v1/nodes/register',
     {
       schema: {
+        querystring: { type: 'object', properties: { session }, additionalProperties: false },
         body: {
           type: 'object',
           properties: {
@@ -70,17 +87,19 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       const sameName = [...ctx.state.cluster.nodes.values()].find((n) => n.name === req.body.name && n.id !== req.body.id);
       if (sameName) throw new ApiError(409, 'name-taken', `a node named ${req.body.name} already exists (id ${sameName.id}); choose another --name or reuse its data dir`);
+      claim(req.body.id, req.query.session);
       await propose(ctx, req, { op: 'node.register', ts: Date.now(), node: req.body });
       liveness.seen(req.body.id, null);
       return { id: req.body.id, managers: [...ctx.addresses.values()], term: ctx.node.term() };
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { usage?: { cpu: number; memory: number; load: number }; reports?: TaskReport[] } }>(
+  app.post<{ Params: { id: string }; Querystring: { session?: string }; Body: { usage?: { cpu: number; memory: number; load: number }; reports?: TaskReport[] } }>(
     '/v1/nodes/:id/heartbeat',
     {
       schema: {
         params: nodeParams,
+        querystring: { type: 'object', properties: { session }, additionalProperties: false },
         body: {
           type: 'object',
           properties: {
@@ -95,6 +114,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       const n = ctx.state.cluster.nodes.get(req.params.id);
       if (!n) throw new ApiError(404, 'unknown-node', `node ${req.params.id} is not registered; register first`);
+      claim(n.id, req.query.session);
       liveness.seen(n.id, req.body.usage ?? null);
       const reports = req.body.reports ?? [];
       if (reports.length > 0) {
@@ -105,14 +125,14 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { since?: number; wait?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: { since?: number; wait?: number; session?: string } }>(
     '/v1/nodes/:id/assignments',
     {
       schema: {
         params: nodeParams,
         querystring: {
           type: 'object',
-          properties: { since: { type: 'integer', minimum: -1 }, wait: { type: 'integer', minimum: 0, maximum: 30_000 } },
+          properties: { since: { type: 'integer', minimum: -1 }, wait: { type: 'integer', minimum: 0, maximum: 30_000 }, session },
           additionalProperties: false,
         },
       },
@@ -121,6 +141,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       const id = req.params.id;
       if (!ctx.state.cluster.nodes.has(id)) throw new ApiError(404, 'unknown-node', `node ${id} is not registered; register first`);
+      claim(id, req.query.session);
       const since = req.query.since ?? -1;
       // Until the node's assignments change (or this manager stops leading).
       await untilState(ctx, () => (ctx.state.cluster.assignVersion.get(id) ?? 0) !== since || !ctx.node.isLeader(), req.query.wait ?? 0, req.raw);
