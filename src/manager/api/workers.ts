@@ -46,6 +46,13 @@ export interface WorkerRoutesOptions {
 export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app, { ctx, liveness, faults }) => {
   // A silent holder gives way one heartbeat before its node would be declared down.
   const sessions = new NodeSessions(Math.max(1, liveness.missed - 1) * liveness.heartbeatMs);
+  /**
+   * A removed node is told so. The certificate check (auth.ts) says it first on a TLS cluster; this
+   * says it on an --insecure one too, so that its worker stops its containers there as well.
+   */
+  const refuseRemoved = (id: string) => {
+    if (ctx.state.cluster.removedNodes.has(id)) throw new ApiError(403, 'revoked', `node ${id} was removed from the cluster; join again as a new node (with a new data dir)`);
+  };
   /** Refuses a request of another agent than the one that runs node `id` (see ../sessions.ts). */
   const claim = (id: string, s: string | undefined) => {
     const no = sessions.claim(id, s, ctx.node.term(), Date.now());
@@ -85,6 +92,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
+      refuseRemoved(req.body.id);
       const sameName = [...ctx.state.cluster.nodes.values()].find((n) => n.name === req.body.name && n.id !== req.body.id);
       if (sameName) throw new ApiError(409, 'name-taken', `a node named ${req.body.name} already exists (id ${sameName.id}); choose another --name or reuse its data dir`);
       claim(req.body.id, req.query.session);
@@ -112,6 +120,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
+      refuseRemoved(req.params.id);
       const n = ctx.state.cluster.nodes.get(req.params.id);
       if (!n) throw new ApiError(404, 'unknown-node', `node ${req.params.id} is not registered; register first`);
       claim(n.id, req.query.session);
@@ -140,6 +149,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       const id = req.params.id;
+      refuseRemoved(id);
       if (!ctx.state.cluster.nodes.has(id)) throw new ApiError(404, 'unknown-node', `node ${id} is not registered; register first`);
       claim(id, req.query.session);
       const since = req.query.since ?? -1;
