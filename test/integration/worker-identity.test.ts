@@ -102,6 +102,25 @@ t.test('worker identity and reports on a TLS cluster', async (t) => {
     t.equal(still.State.Running, true, 'another node\'s container still runs');
   });
 
+  await t.test('a worker removed while it was down removes its containers when it starts again, and exits', async (t) => {
+    startWorker('lazarus');
+    const gone = await nodeOf('lazarus');
+    const svc = `${PREFIX}-lazarus`;
+    await client.createService({ name: svc, image: busybox, command: ['sleep', '3600'], network: 'none', constraints: on('lazarus') });
+    await runningTasks(client, svc, 1, 20_000);
+    const w = c.workers.find((x) => x.name === 'lazarus')!;
+    process.kill(w.pid, 'SIGKILL'); // nothing of it runs to hear about its removal
+    await w.exited;
+    await client.removeNode('lazarus', true);
+    t.equal((await containersOfNode(gone.id)).length, 1, 'its container outlives it');
+    startWorker('lazarus');
+    const code = await Promise.race([w.exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))]);
+    t.not(code, 0, `the worker exits non-zero (${code})`);
+    t.not(code, 'still running');
+    t.equal((await containersOfNode(gone.id)).length, 0, 'having removed its container');
+    t.match(logOf('lazarus'), /orch: node [0-9a-f]{12} was removed from the cluster: its containers were stopped and removed/, 'with one line saying why');
+  });
+
   await t.test('joining with the worker token under an existing node\'s id is refused, the node up or down', async (t) => {
     const up = await join_(keeper.id);
     t.equal(up.status, 409, 'a ready node\'s id: 409');
