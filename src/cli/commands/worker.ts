@@ -37,10 +37,13 @@ export function workerCommand(program: Command): void {
       }
       const { startWorker } = await import('../../worker/worker.js');
       const w = await startWorker({ insecure: o.insecure, token: joinTokenOf(o), join, name: o.name, dataDir: o.dataDir, labels, dockerHost: o.dockerHost, heartbeatMs: o.heartbeatMs, listen: o.listen, advertise: o.advertise, runtime: o.runtime, simNodes: o.simNodes, simCapacity: { cpu: o.simCpu, memory: simMemory, disk: 100 * 2 ** 30 } });
-      await new Promise<void>((resolve) => {
-        const onSignal = () => void w.stop().then(resolve, resolve);
+      const why = await new Promise<string | null>((resolve) => {
+        const onSignal = () => void w.stop().then(() => resolve(null), () => resolve(null));
         process.once('SIGTERM', onSignal);
         process.once('SIGINT', onSignal);
+        // Removed from the cluster, or replaced by another agent: exit non-zero with that line.
+        void w.ended.then((line) => w.stop().then(() => resolve(line), () => resolve(line)));
       });
+      if (why) throw new Error(why);
     });
 }

@@ -32,6 +32,8 @@ export class DockerRuntime implements Runtime {
     private readonly docker: Docker,
     private readonly nodeId: string,
     private readonly stopGraceSec = 10,
+    /** More labels for every container, e.g. those that tie it to this worker's data dir (see old-identity.ts). */
+    private readonly labels: Record<string, string> = {},
   ) {}
 
   async list(): Promise<RuntimeContainer[]> {
@@ -76,7 +78,7 @@ export class DockerRuntime implements Runtime {
       Image: s.image,
       ...(s.command.length ? { Cmd: s.command } : {}),
       Env: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
-      Labels: { 'orch.task': task.id, 'orch.service': task.serviceName, 'orch.slot': String(task.slot), 'orch.node': this.nodeId },
+      Labels: { ...this.labels, 'orch.task': task.id, 'orch.service': task.serviceName, 'orch.slot': String(task.slot), 'orch.node': this.nodeId },
       ExposedPorts: exposed,
       HostConfig: {
         Init: true,
