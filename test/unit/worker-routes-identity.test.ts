@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { singleManager } from '../helpers/single-manager.js';
 import { startWorker } from '../../src/worker/worker.js';
 
-const node = { id: 'abcdef012345', name: 'n1', address: 'sim', labels: {}, capacity: { cpu: 1, memory: 2 ** 30, disk: 2 ** 30 } };
+const node = { id: 'abcdef012345', name: 'n1', address: '127.0.0.1:1', labels: {}, capacity: { cpu: 1, memory: 2 ** 30, disk: 2 ** 30 } };
 const S1 = '1'.repeat(32);
 const S2 = '2'.repeat(32);
 
