@@ -27,6 +27,8 @@ export interface WorkerOptions {
   insecure?: boolean;
   /** The worker join token, needed on a TLS cluster's first start only. */
   token?: string;
+  /** An image pull that makes no progress for this long is given up (default 2 minutes). */
+  pullTimeoutMs?: number;
 }
 
 export interface Worker {
@@ -91,7 +93,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     client.setManagers(reg.managers);
     await store.setManagers(reg.managers);
     log(`joined as node ${identity.id} (${capacity.cpu} cpus, ${Math.round(capacity.memory / 2 ** 20)} MiB); managers ${reg.managers.join(',')}`);
-    const agent = new Agent(client, new DockerRuntime(docker, identity.id), identity.id, usage, { heartbeatMs: o.heartbeatMs ?? 1000, log });
+    const agent = new Agent(client, new DockerRuntime(docker, identity.id, undefined, { pullTimeoutMs: o.pullTimeoutMs, log }), identity.id, usage, { heartbeatMs: o.heartbeatMs ?? 1000, log });
     await agent.start();
     stops.push(() => agent.stop());
     return { id: identity.id, stop: () => stopAll(stops, store) };

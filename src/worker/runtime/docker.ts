@@ -1,8 +1,13 @@
 // The Docker runtime (dockerode): one container per task, labelled so that a restarted worker can
-// find its containers again, with Init (a fast, clean stop), the task's cpu and memory limits, env,
-// command, network mode and port bindings. Exits come from Docker's event stream.
+// find its containers again, with Init (a fast, clean stop), no-new-privileges, a pids limit, the
+// task's cpu and memory limits, env, command, network mode and port bindings. Images come through
+// ImagePuller (a pull timeout, no cached failures); exits from Docker's event stream (docker-events.ts,
+// which reconnects when dockerd restarts).
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
+import { watchExits } from './docker-events.js';
+import { reason, statusCode } from './docker-errors.js';
+import { DEFAULT_PULL_TIMEOUT_MS, ImagePuller } from './image-pull.js';
 import type { Runtime, RuntimeContainer, TaskToRun } from './runtime.js';
 
 export function dockerFromHost(host: string | undefined): Docker {
@@ -12,27 +17,27 @@ export function dockerFromHost(host: string | undefined): Docker {
   return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: u.protocol === 'https:' ? 'https' : 'http' });
 }
 
-function statusCode(err: unknown): number | undefined {
-  return (err as { statusCode?: number }).statusCode;
-}
-
-function reason(err: unknown): string {
-  const e = err as { json?: { message?: string }; message?: string };
-  return (e.json?.message ?? e.message ?? String(err)).trim();
+export interface DockerRuntimeOptions {
+  /** A pull that makes no progress for this long is given up (the task fails, saying so). */
+  pullTimeoutMs?: number;
+  /** Where the runtime says that it lost or found again the engine's events. */
+  log?: (msg: string) => void;
 }
 
 export class DockerRuntime implements Runtime {
   readonly checksHealth = true;
   /** Where each running container's ports are reached (an address does not change while it runs). */
   private readonly hosts = new Map<string, { ip: string | null; bindings: Record<string, { HostPort: string }[] | null> }>();
-  /** Images a pull was already tried for: a missing image is looked for once, not in a storm. */
-  private readonly pullFailed = new Map<string, string>();
+  private readonly images: ImagePuller;
 
   constructor(
     private readonly docker: Docker,
     private readonly nodeId: string,
     private readonly stopGraceSec = 10,
-  ) {}
+    private readonly opts: DockerRuntimeOptions = {},
+  ) {
+    this.images = new ImagePuller(docker, opts.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS);
+  }
 
   async list(): Promise<RuntimeContainer[]> {
     const cs = await this.docker.listContainers({ all: true, filters: { label: [`orch.node=${this.nodeId}`] } });
@@ -44,27 +49,9 @@ export class DockerRuntime implements Runtime {
     }));
   }
 
-  private async ensureImage(image: string): Promise<void> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return;
-    } catch (err) {
-      if (statusCode(err) !== 404) throw err;
-    }
-    const failed = this.pullFailed.get(image);
-    if (failed) throw new Error(`image ${image} not found locally and could not be pulled: ${failed}`);
-    try {
-      const stream = await this.docker.pull(image);
-      await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())));
-    } catch (err) {
-      this.pullFailed.set(image, reason(err));
-      throw new Error(`image ${image} not found locally and could not be pulled: ${reason(err)}`);
-    }
-  }
-
   async start(task: TaskToRun): Promise<string> {
     const s = task.spec;
-    await this.ensureImage(s.image);
+    await this.images.ensure(s.image);
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostPort: string }[]> = {};
     for (const p of s.ports) {
@@ -80,6 +67,10 @@ export class DockerRuntime implements Runtime {
       ExposedPorts: exposed,
       HostConfig: {
         Init: true,
+        // No setuid binary or file capability gives a process more than its parent had.
+        SecurityOpt: ['no-new-privileges'],
+        // A fork bomb stops at the limit instead of taking the node's pids.
+        PidsLimit: s.resources.pids,
         NetworkMode: s.network,
         ...(s.resources.memory > 0 ? { Memory: s.resources.memory } : {}),
         ...(s.resources.cpu > 0 ? { NanoCpus: Math.round(s.resources.cpu * 1e9) } : {}),
@@ -157,25 +148,7 @@ export class DockerRuntime implements Runtime {
     return { exitCode: info.ExitCode ?? -1, output };
   }
 
-  async watch(onExit: (taskId: string, containerId: string, exitCode: number) => void): Promise<() => void> {
-    const stream = (await this.docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`orch.node=${this.nodeId}`] } })) as NodeJS.ReadableStream & { destroy?: () => void };
-    let buf = '';
-    stream.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      let k: number;
-      while ((k = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, k).trim();
-        buf = buf.slice(k + 1);
-        if (!line) continue;
-        try {
-          const ev = JSON.parse(line) as { id: string; Actor?: { Attributes?: Record<string, string> } };
-          const attrs = ev.Actor?.Attributes ?? {};
-          if (attrs['orch.task']) onExit(attrs['orch.task'], ev.id, Number(attrs.exitCode ?? -1));
-        } catch {
-          // A partial or foreign line: ignore.
-        }
-      }
-    });
-    return () => stream.destroy?.();
+  watch(onExit: (taskId: string, containerId: string, exitCode: number) => void): Promise<() => void> {
+    return watchExits(this.docker, this.nodeId, onExit, this.opts.log ?? (() => undefined));
   }
 }
