@@ -1,7 +1,8 @@
 // Docker faults, the engine itself: dockerd killed (SIGKILL) and started again under a running worker,
 // on an engine of this test's own (--live-restore, so containers outlive dockerd). The runtime's
 // event watch comes back and reports an exit that happens after the restart; a worker process
-// survives, keeps its running task's container (same id, no replacement), and reports a container
+// survives, keeps its running task's container (same id, no replacement, its exec health check not
+// failed by the engine's absence), and reports a container
 // killed after the restart as failed.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { DockerRuntime } from '../../src/worker/runtime/docker.js';
 import { normalizeSpec } from '../../src/spec/index.js';
 import { ProcessCluster } from '../helpers/cluster.js';
-import { runningTasks, sleep, until } from '../helpers/docker-cluster.js';
+import { sleep, until } from '../helpers/docker-cluster.js';
 import { TEST_IMAGE } from '../helpers/docker-engine.js';
 import { privateEngine, type PrivateEngine } from '../helpers/private-engine.js';
 
@@ -58,8 +59,11 @@ t.test('a worker survives dockerd\'s death and restart, keeps its container, and
   await until(async () => (await client.nodes()).some((n) => n.status === 'ready'), 60_000);
   const workerLog = () => readFileSync(w.logFile, 'utf8');
 
-  await client.createService({ name: svc, image: TEST_IMAGE, command: ['sleep', '3600'], network: 'none' });
-  const [task] = await runningTasks(client, svc, 1, 30_000);
+  // An exec health check fails its task after 2 failed probes 300 ms apart: far shorter than the
+  // engine's absence, in which a probe cannot even be made (that must not count as a failure).
+  const healthCheck = { exec: { command: ['true'] }, interval: '300ms', timeout: '2s', retries: 2 };
+  await client.createService({ name: svc, image: TEST_IMAGE, command: ['sleep', '3600'], network: 'none', healthCheck });
+  const task = await until(async () => (await client.tasks({ service: svc })).find((x) => x.state === 'running' && x.health === 'healthy'), 30_000);
   const containerId = task.containerId!;
 
   await engine.kill();
@@ -70,7 +74,7 @@ t.test('a worker survives dockerd\'s death and restart, keeps its container, and
   t.ok(workerLog().includes(LOST) && workerLog().includes(BACK), 'the worker logged that it lost the engine\'s events and watches them again');
   t.ok(w.running, 'the worker process is still running');
   const after = await client.tasks({ service: svc, all: true });
-  t.same(after.map((x) => [x.id, x.state, x.containerId]), [[task.id, 'running', containerId]], 'the same task runs in the same container: found again, not replaced');
+  t.same(after.map((x) => [x.id, x.state, x.containerId, x.health]), [[task.id, 'running', containerId, 'healthy']], 'the same task runs in the same container, healthy: found again, not replaced');
   t.equal((await engine.docker.getContainer(containerId).inspect()).State.Running, true, 'and that container runs on the engine');
 
   await engine.docker.getContainer(containerId).kill();

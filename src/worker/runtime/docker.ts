@@ -6,9 +6,9 @@
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { watchExits } from './docker-events.js';
-import { reason, statusCode } from './docker-errors.js';
+import { reason, statusCode, unreachable } from './docker-errors.js';
 import { DEFAULT_PULL_TIMEOUT_MS, ImagePuller } from './image-pull.js';
-import type { Runtime, RuntimeContainer, TaskToRun } from './runtime.js';
+import { EngineUnreachable, type Runtime, type RuntimeContainer, type TaskToRun } from './runtime.js';
 
 export function dockerFromHost(host: string | undefined): Docker {
   if (!host) return new Docker();
@@ -105,10 +105,20 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  /** Runs f, turning "the engine is not there" into EngineUnreachable. */
+  private async reach<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      if (unreachable(err)) throw new EngineUnreachable(`the Docker engine cannot be reached: ${reason(err)}`);
+      throw err;
+    }
+  }
+
   async endpoint(containerId: string, port: number): Promise<{ host: string; port: number } | null> {
     let h = this.hosts.get(containerId);
     if (!h) {
-      const info = await this.docker.getContainer(containerId).inspect();
+      const info = await this.reach(() => this.docker.getContainer(containerId).inspect());
       const nets = Object.values(info.NetworkSettings.Networks ?? {});
       const ip = info.HostConfig.NetworkMode === 'host' ? '127.0.0.1' : nets.find((n) => n.IPAddress)?.IPAddress || null;
       h = { ip, bindings: (info.NetworkSettings.Ports ?? {}) as Record<string, { HostPort: string }[] | null> };
@@ -122,8 +132,8 @@ export class DockerRuntime implements Runtime {
   }
 
   async exec(containerId: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
-    const ex = await this.docker.getContainer(containerId).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
-    const stream = await ex.start({ hijack: true, stdin: false });
+    const ex = await this.reach(() => this.docker.getContainer(containerId).exec({ Cmd: command, AttachStdout: true, AttachStderr: true }));
+    const stream = await this.reach(() => ex.start({ hijack: true, stdin: false }));
     const out = new PassThrough();
     let output = '';
     out.on('data', (b: Buffer) => {
@@ -144,7 +154,8 @@ export class DockerRuntime implements Runtime {
       stream.destroy();
       return { exitCode: -1, output: `timed out after ${timeoutMs} ms` };
     }
-    const info = await ex.inspect();
+    // A stream cut short by a dying dockerd ends too: then this fails as unreachable.
+    const info = await this.reach(() => ex.inspect());
     return { exitCode: info.ExitCode ?? -1, output };
   }
 
