@@ -256,7 +256,9 @@ export class Agent {
         continue;
       }
       if (!c) {
-        if (t.state === 'assigned' && !this.started.has(t.id)) work.push(this.startTask(t));
+        // Not awaited: a start waiting on a slow or hanging image pull must not hold back the other
+        // tasks' starts and stops, nor the next assignments (startTask reports and flushes itself).
+        if (t.state === 'assigned' && !this.started.has(t.id)) void this.startTask(t);
         else if ((t.state === 'starting' || t.state === 'running') && !this.started.has(t.id)) {
           this.report({ taskId: t.id, state: 'failed', error: 'the container is gone (removed outside orch?)' });
         }
@@ -296,6 +298,7 @@ export class Agent {
     } catch (err) {
       this.report({ taskId: t.id, state: 'failed', error: (err as Error).message });
     }
+    void this.flush();
   }
 
   /** Starts the task's health check, if its service has one and none runs yet. */

@@ -29,6 +29,8 @@ export interface WorkerOptions {
   insecure?: boolean;
   /** The worker join token, needed on a TLS cluster's first start only. */
   token?: string;
+  /** An image pull that makes no progress for this long is given up (default 2 minutes). */
+  pullTimeoutMs?: number;
 }
 
 export interface Worker {
@@ -104,7 +106,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     const logs = await startLogsServer(docker, identity.id, listen, tls);
     stops.push(() => logs.app.close());
     const address = o.advertise ?? (listen.host === '0.0.0.0' ? `${hostname()}:${logs.address.split(':').pop()}` : logs.address);
-    const runtime = new DockerRuntime(docker, identity.id, 10, ownerLabels(identity.name, o.dataDir));
+    const runtime = new DockerRuntime(docker, identity.id, 10, { pullTimeoutMs: o.pullTimeoutMs, log, labels: ownerLabels(identity.name, o.dataDir) });
     let reg;
     try {
       reg = await registerNode(client, { id: identity.id, name: identity.name, address, labels: o.labels ?? {}, capacity }, session, log);
