@@ -75,7 +75,7 @@ export interface ManagerOptions {
   onRemoved?: () => void;
   /** Event streams this manager serves at once (default 256). */
   maxEventSubscribers?: number;
-  /** Bytes an event stream's client may leave untaken before it is dropped (default 1 MiB). */
+  /** Bytes an event stream's client may leave unread before further events wait in the log for it (default 1 MiB). */
   eventBufferBytes?: number;
   /** Writes a second one API token may make through this manager (default 10,000; 0: no limit). */
   rateLimitToken?: number;
@@ -178,7 +178,7 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
     ['--keep-entries', o.keepEntries, 0],
     ['--heap-trim-mib', o.heapTrimMib, 0],
     ['--max-event-subscribers', o.maxEventSubscribers, 1],
-    ['--event-buffer (bytes)', o.eventBufferBytes, 1024],
+    ['--event-buffer (bytes)', o.eventBufferBytes, 65_536],
     ['--rate-limit-token', o.rateLimitToken, 0],
     ['--rate-limit-node', o.rateLimitNode, 0],
     ['--request-timeout (ms)', o.requestTimeoutMs, 100],
@@ -394,7 +394,9 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     await app.register(chaosRoutes, { faults });
   }
   await app.register(kvRoutes, { ctx });
-  await app.register(eventRoutes, { ctx, limits: { maxSubscribers: o.maxEventSubscribers ?? DEFAULT_EVENT_LIMITS.maxSubscribers, maxBufferedBytes: o.eventBufferBytes ?? DEFAULT_EVENT_LIMITS.maxBufferedBytes } });
+  const eventStats = { open: 0, dropped: 0 };
+  metrics.watchEventStreams(eventStats);
+  await app.register(eventRoutes, { ctx, stats: eventStats, limits: { maxSubscribers: o.maxEventSubscribers ?? DEFAULT_EVENT_LIMITS.maxSubscribers, maxBufferedBytes: o.eventBufferBytes ?? DEFAULT_EVENT_LIMITS.maxBufferedBytes } });
   await app.register(uiRoutes);
   await app.register(clusterRoutes, { ctx });
   let removedHandled = false;

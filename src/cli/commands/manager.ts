@@ -29,7 +29,7 @@ export function managerCommand(program: Command): void {
     .option('--rate-limit-token <n>', 'writes a second one API token may make through this manager (429 past it); 0: no limit', intOption('--rate-limit-token'), 10_000)
     .option('--rate-limit-node <n>', 'writes a second one worker node may make through this manager; 0: no limit', intOption('--rate-limit-node'), 100)
     .option('--max-event-subscribers <n>', 'event streams (orch events) this manager serves at once', intOption('--max-event-subscribers', 1), 256)
-    .option('--event-buffer <size>', 'what an event stream\'s client may leave unread before it is dropped', bytesOption('--event-buffer'), 1 << 20)
+    .option('--event-buffer <size>', 'what an event stream\'s client may leave unread before events wait for it (it is dropped if it falls behind the kept events, or reads nothing for 30 s)', bytesOption('--event-buffer'), 1 << 20)
     .option('--request-timeout <duration>', 'a request must arrive whole within this', durationOption('--request-timeout'), 30_000)
     .option('--force-new-cluster', 'the managers\' quorum is lost for good: start this survivor as a new one-manager cluster from its own log (--peers must name only this manager)')
     .addOption(new Option('--chaos', 'fault injection for the chaos suite (PUT /chaos/faults); never in production').hideHelp())
