@@ -20,9 +20,10 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { requestTimeoutMs: 30_00
 
 /** The Fastify options for these timeouts; `tls` is the https options, if the server has any. */
 export function timeoutOptions(t: ServerTimeouts, tls?: object): Record<string, unknown> {
-  // Node looks for requests past their timeout only this often (30 s by default): a quarter of
-  // the timeout cuts a slow sender off within 1.25 times it.
-  const checking = { connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(t.requestTimeoutMs / 4))) };
+  // Given to the server's constructor too: Node applies a requestTimeout set afterwards (as Fastify
+  // does) to a request's headers but not to its body. And Node looks for requests past their
+  // timeout only this often (30 s by default): a quarter of it cuts a slow sender off within 1.25x.
+  const checking = { requestTimeout: t.requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(t.requestTimeoutMs / 4))) };
   return {
     requestTimeout: t.requestTimeoutMs,
     connectionTimeout: t.idleTimeoutMs,
