@@ -23,6 +23,9 @@ export const DEFAULT_WRITE_LIMITS: WriteLimits = { perToken: 10_000, perNode: 10
 
 const isWrite = (req: FastifyRequest) => req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
 
+/** Whose budget a request spends: callers without an identity (--insecure, the open join route) are told apart by address. */
+const keyOf = (req: FastifyRequest) => (req.orchCaller && req.orchCaller.kind !== 'anonymous' ? callerKey(req) : `anonymous:${req.ip}`);
+
 /** Registers the limits; must come before the routes it limits (it hooks each route as it is added). */
 export async function installWriteLimits(app: FastifyInstance, limits: WriteLimits): Promise<void> {
   const budget = (key: string) => (key.startsWith('worker:') ? limits.perNode : limits.perToken);
@@ -31,13 +34,12 @@ export async function installWriteLimits(app: FastifyInstance, limits: WriteLimi
     // After the access checks (onRequest), which say who the caller is; before the body is read.
     hook: 'preParsing',
     timeWindow: 1000,
-    // Callers without an identity (--insecure, the open join route) are told apart by address.
-    keyGenerator: (req) => (req.orchCaller && req.orchCaller.kind !== 'anonymous' ? callerKey(req) : `anonymous:${req.ip}`),
+    keyGenerator: keyOf,
     max: (_req, key) => budget(key),
     allowList: (req, key) => !isWrite(req) || req.orchCaller?.kind === 'manager' || req.url.startsWith('/raft/') || budget(key) === 0,
     // Only the headers of a refusal: the rest would cost every write three headers.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     errorResponseBuilder: (req, c) =>
-      new ApiError(429, 'rate-limited', `${callerKey(req)} made more than ${c.max} writes in a second through this manager; retry after ${c.after}`, { limit: c.max, retryAfterMs: c.ttl }),
+      new ApiError(429, 'rate-limited', `${keyOf(req)} made more than ${c.max} writes in a second through this manager; retry after ${c.after}`, { limit: c.max, retryAfterMs: c.ttl }),
   });
 }
