@@ -5,7 +5,7 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { request } from 'undici';
-import { ProcessCluster } from '../helpers/cluster.js';
+import { readyCluster } from '../helpers/ready-cluster.js';
 import { until } from '../helpers/docker-cluster.js';
 
 interface RawStream {
@@ -85,16 +85,9 @@ async function metric(addr: string, name: string): Promise<number> {
 const lastId = (frames: string[]) => [...frames].reverse().map((f) => /^id: (\S+)$/m.exec(f)?.[1]).find(Boolean);
 
 t.test('event streams: capped per manager, a follower that stops reading is dropped, one that reads is not', async (t) => {
-  const c = await ProcessCluster.start({ managers: 1, extraArgs: ['--max-event-subscribers', '2', '--event-buffer', '64KiB'] });
-  const client = c.client({ deadlineMs: 30_000 });
+  const { c, client } = await readyCluster(t, { managers: 1, extraArgs: ['--max-event-subscribers', '2', '--event-buffer', '64KiB'] });
   const streams: RawStream[] = [];
-  t.teardown(async () => {
-    for (const s of streams) s.sock.destroy();
-    await client.close();
-    await c.stop();
-  });
-  await c.waitForLeader();
-  await client.kvPut('ready', 'yes');
+  t.teardown(() => streams.forEach((s) => s.sock.destroy()));
   const addr = c.addresses[0];
 
   const slow = await openStream(addr, '/v1/events?follow=true');

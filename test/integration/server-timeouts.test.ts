@@ -9,6 +9,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { request } from 'undici';
 import { ProcessCluster } from '../helpers/cluster.js';
+import { readyCluster } from '../helpers/ready-cluster.js';
 
 /** Sends `head` and waits: how long until the server closed the connection (null: still open after `ms`), and what it answered. */
 function halfRequest(sock: Socket, head: string, ms: number): Promise<{ closedAfterMs: number | null; answer: string }> {
@@ -33,14 +34,7 @@ const HALF_HEADERS = 'GET /v1/cluster HTTP/1.1\r\nHost: m\r\nX-Slow: ';
 const HALF_BODY = 'PUT /v1/kv/slow HTTP/1.1\r\nHost: m\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"value":';
 
 t.test('plain HTTP: half a request is cut off after --request-timeout; long-polls and followers outlive it', async (t) => {
-  const c = await ProcessCluster.start({ managers: 1, extraArgs: ['--request-timeout', '1s'] });
-  const client = c.client({ deadlineMs: 20_000 });
-  t.teardown(async () => {
-    await client.close();
-    await c.stop();
-  });
-  await c.waitForLeader();
-  await client.kvPut('ready', 'yes');
+  const { c, client } = await readyCluster(t, { managers: 1, extraArgs: ['--request-timeout', '1s'] });
   const [host, port] = c.addresses[0].split(':');
 
   for (const [what, head] of [['headers without their end', HALF_HEADERS], ['a body shorter than its Content-Length', HALF_BODY]] as const) {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Agent, buildConnector, request } from 'undici';
-import { ProcessCluster } from '../helpers/cluster.js';
+import { readyCluster } from '../helpers/ready-cluster.js';
 import { until } from '../helpers/docker-cluster.js';
 
 interface Answer {
@@ -34,17 +34,10 @@ async function requests(metricsText: string, route: string, status: string): Pro
 }
 
 t.test('TLS: a token over its write budget gets 429 with Retry-After; reads and a worker\'s heartbeats are not limited; the client waits and retries', async (t) => {
-  const c = await ProcessCluster.start({ managers: 1, secure: true, extraArgs: ['--rate-limit-token', '5', '--rate-limit-node', '8'] });
+  const { c, client } = await readyCluster(t, { managers: 1, secure: true, extraArgs: ['--rate-limit-token', '5', '--rate-limit-node', '8'] });
   const ca = readFileSync(join(c.managers[0].dataDir, 'tls', 'ca.pem'), 'utf8');
   const agent = new Agent({ connect: buildConnector({ ca, checkServerIdentity: () => undefined }), connections: 64 });
-  const client = c.client({ deadlineMs: 20_000 });
-  t.teardown(async () => {
-    await client.close();
-    await agent.close();
-    await c.stop();
-  });
-  await c.waitForLeader();
-  await client.kvPut('ready', 'yes');
+  t.teardown(() => agent.close());
   const base = `https://${c.addresses[0]}`;
   const admin = { authorization: `Bearer ${c.tokens().admin}` };
   // A worker beating 4 times a second: under its node's budget of 8, whatever the token does.
@@ -86,14 +79,7 @@ t.test('TLS: a token over its write budget gets 429 with Retry-After; reads and 
 });
 
 t.test('--insecure: the budget is per client address; another client writes while one is refused', async (t) => {
-  const c = await ProcessCluster.start({ managers: 1, extraArgs: ['--rate-limit-token', '5'] });
-  const client = c.client({ deadlineMs: 20_000 });
-  t.teardown(async () => {
-    await client.close();
-    await c.stop();
-  });
-  await c.waitForLeader();
-  await client.kvPut('ready', 'yes');
+  const { c } = await readyCluster(t, { managers: 1, extraArgs: ['--rate-limit-token', '5'] });
   const [host, port] = c.addresses[0].split(':');
   const burst = await Promise.all(Array.from({ length: 30 }, (_, k) => putFrom('127.0.0.1', host, Number(port), `b-${k}`)));
   t.ok(burst.filter((a) => a.status === 429).length >= 20, 'a burst from 127.0.0.1 is mostly refused');
