@@ -385,7 +385,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   installAuth(app, ctx);
   metrics = new ManagerMetrics(ctx);
   installRequestTiming(app, metrics);
-  await installWriteLimits(app, { perToken: o.rateLimitToken ?? DEFAULT_WRITE_LIMITS.perToken, perNode: o.rateLimitNode ?? DEFAULT_WRITE_LIMITS.perNode });
+  await installWriteLimits(app, { perToken: o.rateLimitToken ?? DEFAULT_WRITE_LIMITS.perToken, perNode: o.rateLimitNode ?? DEFAULT_WRITE_LIMITS.perNode }, o.insecure === true);
   await app.register(metricsRoutes, { metrics });
   await app.register(securityRoutes, { ctx });
   await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from), faults });

@@ -103,3 +103,17 @@ function putFrom(localAddress: string, host: string, port: number, key: string):
     req.end(JSON.stringify({ value: 'x' }));
   });
 }
+
+t.test('--insecure: a write a follower forwards is counted once, where the client sent it', async (t) => {
+  const { c } = await readyCluster(t, { managers: 3, extraArgs: ['--rate-limit-token', '5'] });
+  const { index: leader } = await c.waitForLeader(20_000);
+  const follower = c.addresses[(leader + 1) % 3];
+  const [lh, lp] = c.addresses[leader].split(':');
+  const [fh, fp] = follower.split(':');
+  // 4 to the leader and 4 through a follower, in the same second: 8 would be over 5 at the leader.
+  const answers = await Promise.all([
+    ...Array.from({ length: 4 }, (_, k) => putFrom('127.0.0.1', lh, Number(lp), `direct-${k}`)),
+    ...Array.from({ length: 4 }, (_, k) => putFrom('127.0.0.1', fh, Number(fp), `forwarded-${k}`)),
+  ]);
+  t.same(answers.map((a) => a.status), Array(8).fill(200), 'all 8 went through');
+});

@@ -9,7 +9,7 @@ import type { ManagerContext } from '../context.js';
 import { ManagerState, type Command } from '../state/machine.js';
 import { ApiError } from './errors.js';
 
-const FORWARDED = 'x-orch-forwarded';
+export const FORWARDED = 'x-orch-forwarded';
 const IDEMPOTENCY = 'idempotency-key';
 
 function noLeader(): ApiError {

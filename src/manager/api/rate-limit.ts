@@ -11,6 +11,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { callerKey } from './caller.js';
 import { ApiError } from './errors.js';
+import { FORWARDED } from './consensus.js';
 
 export interface WriteLimits {
   /** Writes a second one API token may make through this manager; 0: no limit. */
@@ -26,8 +27,15 @@ const isWrite = (req: FastifyRequest) => req.method !== 'GET' && req.method !== 
 /** Whose budget a request spends: callers without an identity (--insecure, the open join route) are told apart by address. */
 const keyOf = (req: FastifyRequest) => (req.orchCaller && req.orchCaller.kind !== 'anonymous' ? callerKey(req) : `anonymous:${req.ip}`);
 
+/**
+ * A request a manager of the cluster forwarded: proven by its certificate, or, with --insecure
+ * (no identities, and nothing to protect by them), said by its header.
+ */
+const forwardedBy = (insecure: boolean) => (req: FastifyRequest) => req.orchCaller?.kind === 'manager' || (insecure && req.headers[FORWARDED] !== undefined);
+
 /** Registers the limits; must come before the routes it limits (it hooks each route as it is added). */
-export async function installWriteLimits(app: FastifyInstance, limits: WriteLimits): Promise<void> {
+export async function installWriteLimits(app: FastifyInstance, limits: WriteLimits, insecure: boolean): Promise<void> {
+  const forwarded = forwardedBy(insecure);
   const budget = (key: string) => (key.startsWith('worker:') ? limits.perNode : limits.perToken);
   await app.register(rateLimit, {
     global: true,
@@ -36,7 +44,7 @@ export async function installWriteLimits(app: FastifyInstance, limits: WriteLimi
     timeWindow: 1000,
     keyGenerator: keyOf,
     max: (_req, key) => budget(key),
-    allowList: (req, key) => !isWrite(req) || req.orchCaller?.kind === 'manager' || req.url.startsWith('/raft/') || budget(key) === 0,
+    allowList: (req, key) => !isWrite(req) || forwarded(req) || req.url.startsWith('/raft/') || budget(key) === 0,
     // Only the headers of a refusal: the rest would cost every write three headers.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     errorResponseBuilder: (req, c) =>
