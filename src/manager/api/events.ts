@@ -92,6 +92,8 @@ class EventStream {
   }
 
   private write(e: StoredEvent): void {
+    // Ended (dropped): a write after the end would be an error on the response, unhandled.
+    if (this.dropped) return;
     if (e.index < this.last.index || (e.index === this.last.index && e.k <= this.last.k)) return;
     this.last = { index: e.index, k: e.k };
     this.anchored = true;
@@ -124,6 +126,8 @@ class EventStream {
       for (const e of batch) {
         this.write(e);
         if (this.full && !(await drained(this.res, this.limits.stallMs))) return this.drop(`the client read nothing for ${this.limits.stallMs} ms`);
+        // Dropped while it waited (it fell behind what the log keeps).
+        if (this.dropped) return false;
       }
     }
     return false;
