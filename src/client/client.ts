@@ -1,6 +1,7 @@
 // The typed client of the public API, used by the CLI, workers, tests and benchmarks. It takes a
 // list of managers; on a connection error or a 503 it tries the next one (after a short backoff
 // once all were tried), with the same idempotency key, so a retry across a leader change is safe.
+// A 429 (over the caller's write budget) is retried on the same manager after its Retry-After.
 import { randomUUID } from 'node:crypto';
 import { Agent, request, type buildConnector } from 'undici';
 import type { ServiceSpec } from '../spec/index.js';
@@ -151,6 +152,15 @@ type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
 
+/** Retry-After in seconds (or an HTTP date), as milliseconds to wait: at least 50, 1 s when unreadable. */
+function retryAfterMs(h: string | string[] | undefined): number {
+  const v = Array.isArray(h) ? h[0] : h;
+  if (v === undefined) return 1000;
+  const s = Number(v);
+  const ms = Number.isFinite(s) ? s * 1000 : Date.parse(v) - Date.now();
+  return Number.isFinite(ms) ? Math.max(50, ms) : 1000;
+}
+
 export class OrchClient {
   private preferred = 0;
   private readonly agent: Agent;
@@ -201,7 +211,17 @@ export class OrchClient {
           return { body: json as T, headers: res.headers };
         }
         const e = (json as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
-        throw new ApiRequestError(res.statusCode, e?.code ?? `http-${res.statusCode}`, e?.message ?? `HTTP ${res.statusCode} from ${addr}`, e?.details);
+        const failed = new ApiRequestError(res.statusCode, e?.code ?? `http-${res.statusCode}`, e?.message ?? `HTTP ${res.statusCode} from ${addr}`, e?.details);
+        if (res.statusCode === 429) {
+          // Over this caller's write budget: wait as told and ask the same manager again, if the
+          // deadline allows (another manager keeps its own count; hopping would only spread the load).
+          const waitMs = retryAfterMs(res.headers['retry-after']);
+          if (Date.now() + waitMs >= deadline) throw failed;
+          await new Promise((r) => setTimeout(r, waitMs));
+          attempt--;
+          continue;
+        }
+        throw failed;
       } catch (err) {
         if (err instanceof ApiRequestError) {
           if (err.status !== 503) throw err;

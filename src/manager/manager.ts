@@ -12,7 +12,9 @@ import { clusterRoutes } from './api/cluster.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
 import { installAuth } from './api/auth.js';
-import { eventRoutes } from './api/events.js';
+import { DEFAULT_EVENT_LIMITS, eventRoutes } from './api/events.js';
+import { DEFAULT_WRITE_LIMITS, installWriteLimits } from './api/rate-limit.js';
+import { DEFAULT_SERVER_TIMEOUTS, timeoutOptions } from '../security/server-timeouts.js';
 import { uiRoutes } from './api/ui.js';
 import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.js';
 import { securityRoutes } from './api/security.js';
@@ -72,6 +74,18 @@ export interface ManagerOptions {
   announce?: (text: string) => void;
   /** This manager was removed from the cluster; it has stopped participating. */
   onRemoved?: () => void;
+  /** Event streams this manager serves at once (default 256). */
+  maxEventSubscribers?: number;
+  /** Bytes an event stream's client may leave unread before further events wait in the log for it (default 1 MiB). */
+  eventBufferBytes?: number;
+  /** Writes a second one API token may make through this manager (default 10,000; 0: no limit). */
+  rateLimitToken?: number;
+  /** Writes a second one worker node may make through this manager (default 100; 0: no limit). */
+  rateLimitNode?: number;
+  /** A request (headers and body) must arrive within this many ms (default 30 s). */
+  requestTimeoutMs?: number;
+  /** A node `down` for this many ms is removed from the state by the leader (default 24 h; 0: never). */
+  nodeRemoveAfterMs?: number;
 }
 
 /**
@@ -107,6 +121,9 @@ function announceLeadership(ctx: ManagerContext, address: string): () => void {
     return ctx.state.announced.term >= term ? null : { op: 'leader.elected', ts: Date.now(), leader: ctx.self, term, address, id: `leader.${term}.${ctx.self}` };
   });
 }
+
+/** A node down for a day is removed from the state (its certificate with it): it joins again as a new node. */
+const DEFAULT_NODE_REMOVE_AFTER_MS = 86_400_000;
 
 /** Certificates live 90 days, as Swarm's. */
 const DEFAULT_CERT_TTL_MS = 90 * 86_400_000;
@@ -161,6 +178,12 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
     ['--snapshot-every', o.snapshotEvery, 1],
     ['--keep-entries', o.keepEntries, 0],
     ['--heap-trim-mib', o.heapTrimMib, 0],
+    ['--max-event-subscribers', o.maxEventSubscribers, 1],
+    ['--event-buffer (bytes)', o.eventBufferBytes, 65_536],
+    ['--rate-limit-token', o.rateLimitToken, 0],
+    ['--rate-limit-node', o.rateLimitNode, 0],
+    ['--request-timeout (ms)', o.requestTimeoutMs, 100],
+    ['--node-remove-after (ms)', o.nodeRemoveAfterMs, 0],
   ] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < lo)) throw new Error(`${flag}: expected an integer >= ${lo}, got ${v}`);
   }
@@ -293,7 +316,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   base.set(id, self);
   addresses.set(id, self);
   // Request logging stays off: the Raft transport alone makes tens of requests a second.
-  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 2 << 20, ...(mtls ? { https: mtls.tls.serverOptions() } : {}) });
+  const timeouts = { ...DEFAULT_SERVER_TIMEOUTS, ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}) };
+  const app = Fastify({ logger: { level: o.logLevel ?? 'info' }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 2 << 20, ...timeoutOptions(timeouts, mtls?.tls.serverOptions()) });
   if (mtls) {
     const t = mtls.tls;
     t.onChange(() => (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(t.serverOptions()));
@@ -365,6 +389,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   installAuth(app, ctx);
   metrics = new ManagerMetrics(ctx);
   installRequestTiming(app, metrics);
+  await installWriteLimits(app, { perToken: o.rateLimitToken ?? DEFAULT_WRITE_LIMITS.perToken, perNode: o.rateLimitNode ?? DEFAULT_WRITE_LIMITS.perNode }, o.insecure === true);
   await app.register(metricsRoutes, { metrics });
   await app.register(securityRoutes, { ctx });
   await app.register(apiTokenRoutes, { ctx });
@@ -383,7 +408,9 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     await app.register(chaosRoutes, { faults });
   }
   await app.register(kvRoutes, { ctx });
-  await app.register(eventRoutes, { ctx });
+  const eventStats = { open: 0, dropped: 0 };
+  metrics.watchEventStreams(eventStats);
+  await app.register(eventRoutes, { ctx, stats: eventStats, limits: { maxSubscribers: o.maxEventSubscribers ?? DEFAULT_EVENT_LIMITS.maxSubscribers, maxBufferedBytes: o.eventBufferBytes ?? DEFAULT_EVENT_LIMITS.maxBufferedBytes } });
   await app.register(uiRoutes);
   await app.register(clusterRoutes, { ctx });
   let removedHandled = false;
@@ -395,7 +422,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   };
   await app.register(managerRoutes, { ctx, clusterId, electionMs: o.electionMs ?? 1000, onRemoved });
   await app.register(serviceRoutes, { ctx });
-  const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3);
+  const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3, o.nodeRemoveAfterMs ?? DEFAULT_NODE_REMOVE_AFTER_MS);
   ctx.usage = (id) => liveness.usage.get(id) ?? null;
   await app.register(workerRoutes, { ctx, liveness, faults });
   const reconciler = new Reconciler(ctx, o.scheduler ?? 'spread');

@@ -28,19 +28,7 @@ export class ManagerMetrics implements RaftObserver {
     const reg = [this.registry];
     const node = () => ctx.node;
     // Counters the Raft node keeps: exposed as counters, advanced to its value at scrape time.
-    const mirror = (name: string, help: string, read: () => number) => {
-      let seen = 0;
-      new Counter({
-        name,
-        help,
-        registers: reg,
-        collect() {
-          const v = read();
-          if (v > seen) this.inc(v - seen);
-          seen = Math.max(seen, v);
-        },
-      });
-    };
+    const mirror = (name: string, help: string, read: () => number) => mirrorCounter(reg, name, help, read);
     mirror('orch_raft_proposals_committed_total', 'Proposals of this manager that committed', () => node().metrics.proposalsCommitted);
     mirror('orch_raft_proposals_failed_total', 'Proposals of this manager that failed or whose outcome is unknown', () => node().metrics.proposalsFailed);
     mirror('orch_raft_leader_changes_total', 'Leader changes seen by this manager', () => node().metrics.leaderChanges);
@@ -85,6 +73,13 @@ export class ManagerMetrics implements RaftObserver {
     collectDefaultMetrics({ register: this.registry, prefix: 'orch_process_' });
   }
 
+  /** The event streams' counts (api/events.ts), read at scrape time. */
+  watchEventStreams(stats: { open: number; dropped: number }): void {
+    const reg = [this.registry];
+    new Gauge({ name: 'orch_event_streams', help: 'Followers of the event stream (GET /v1/events?follow=true) this manager serves now', registers: reg, collect() { this.set(stats.open); } });
+    mirrorCounter(reg, 'orch_event_streams_dropped_total', 'Event streams dropped for reading too slowly', () => stats.dropped);
+  }
+
   // What the Raft node reports as it goes (RaftObserver).
   commitMs(ms: number): void {
     this.commit.observe(ms / 1000);
@@ -108,6 +103,21 @@ export class ManagerMetrics implements RaftObserver {
     this.scheduling.observe(ms / 1000);
     this.placed.inc(tasks);
   }
+}
+
+/** A counter kept elsewhere, exposed as a counter advanced to its value at scrape time. */
+function mirrorCounter(reg: Registry[], name: string, help: string, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    registers: reg,
+    collect() {
+      const v = read();
+      if (v > seen) this.inc(v - seen);
+      seen = Math.max(seen, v);
+    },
+  });
 }
 
 export const metricsRoutes: FastifyPluginAsync<{ metrics: ManagerMetrics }> = async (app, { metrics }) => {

@@ -5,9 +5,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { peerOf, type TlsContext } from '../security/tls.js';
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
+import { DEFAULT_SERVER_TIMEOUTS, timeoutOptions } from '../security/server-timeouts.js';
 
 export async function startLogsServer(docker: Docker, nodeId: string, listen: { host: string; port: number }, tls: TlsContext | null = null): Promise<{ app: FastifyInstance; address: string }> {
-  const app = Fastify({ logger: false, ...(tls ? { https: tls.serverOptions() } : {}) });
+  const app = Fastify({ logger: false, ...timeoutOptions(DEFAULT_SERVER_TIMEOUTS, tls?.serverOptions()) });
   if (tls) {
     tls.onChange(() => (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(tls.serverOptions()));
     app.addHook('onRequest', async (req, reply) => {
@@ -39,6 +40,8 @@ export async function startLogsServer(docker: Docker, nodeId: string, listen: { 
       const opts = { stdout: true, stderr: true, ...(req.query.tail !== undefined ? { tail: req.query.tail } : {}) };
       const out = new PassThrough();
       if (follow) {
+        // A quiet container sends nothing for long: a follow is not idle, it waits.
+        req.raw.socket.setTimeout(0);
         const stream = (await c.logs({ ...opts, follow: true })) as unknown as NodeJS.ReadableStream;
         if (info.Config.Tty) stream.pipe(out);
         else docker.modem.demuxStream(stream, out, out);

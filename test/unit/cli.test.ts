@@ -49,6 +49,24 @@ t.test('orch worker: a bad --pull-timeout is named before anything starts', asyn
   }
 });
 
+t.test('orch manager: bad limits are named', async (t) => {
+  for (const [flag, value, why] of [
+    ['--node-remove-after', '5x', /--node-remove-after: expected a duration like 30s, 15m or 24h \(or 0\), got "5x"/],
+    ['--request-timeout', 'soon', /--request-timeout: expected a duration like 30s, 15m or 24h \(or 0\), got "soon"/],
+    ['--request-timeout', '0', /--request-timeout \(ms\): expected an integer >= 100, got 0/],
+    ['--event-buffer', 'lots', /--event-buffer: expected a size like 1MiB or 512KiB, got "lots"/],
+    ['--event-buffer', '1k', /--event-buffer \(bytes\): expected an integer >= 65536, got 1024/],
+    ['--rate-limit-token', '-1', /--rate-limit-token: expected an integer >= 0, got "-1"/],
+    ['--max-event-subscribers', '0', /--max-event-subscribers: expected an integer >= 1, got "0"/],
+  ] as const) {
+    const err = await exec(process.execPath, [bin, 'manager', '--listen', '127.0.0.1:1', '--peers', '127.0.0.1:1', '--data-dir', '/nonexistent/orch-test', flag, value]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    t.match(err?.stderr, why, `${flag} ${value}: refused, named`);
+  }
+});
+
 t.test('the CLI starts without the spec parser or the table printer: only `orch start` and tables load them', async (t) => {
   // Loading them took about 150 of the 235 ms of imports before any command ran (`orch run --wait`
   // paid it too). A child process, so that nothing this test file imported counts.

@@ -62,6 +62,7 @@ export function eventsCommand(program: Command): void {
           continue;
         }
         let buf = '';
+        let dropped = '';
         try {
           for await (const chunk of res.body) {
             buf += (chunk as Buffer).toString('utf8');
@@ -69,6 +70,8 @@ export function eventsCommand(program: Command): void {
             while ((cut = buf.indexOf('\n\n')) >= 0) {
               const block = buf.slice(0, cut);
               buf = buf.slice(cut + 2);
+              // A manager drops a follower that reads too slowly, saying why in a comment line.
+              if (block.startsWith(': dropped: ')) dropped = block.slice(2);
               const data = block.split('\n').find((l) => l.startsWith('data: '));
               if (!data) continue;
               const e = JSON.parse(data.slice(6)) as Ev;
@@ -81,7 +84,7 @@ export function eventsCommand(program: Command): void {
           continue;
         }
         if (!o.follow) return;
-        last = `${m} closed the stream`;
+        last = dropped ? `${m}: ${dropped}` : `${m} closed the stream`;
       }
       throw new Error(last);
     });

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { intOption } from '../parse.js';
+import { bytesOption, durationOption, intOption } from '../parse.js';
 import { joinTokenOf } from '../join-token.js';
 import { withClient, type ClientOpts } from '../client.js';
 
@@ -27,9 +27,15 @@ export function managerCommand(program: Command): void {
     .option('--token-file <file>', 'read the manager join token from this file (mode 0600)')
     .option('--tokens-file <file>', 'when this start creates a cluster: also write its tokens to this file (mode 0600)')
     .addOption(new Option('--cert-ttl-ms <n>', 'lifetime of node certificates (default 90 days); short ones are for testing renewal').argParser(intOption('--cert-ttl-ms', 1000)).hideHelp())
+    .option('--node-remove-after <duration>', 'remove a node from the state once it has been down this long (it joins again as a new node); 0: never', durationOption('--node-remove-after'), 86_400_000)
+    .option('--rate-limit-token <n>', 'writes a second one API token may make through this manager (429 past it); 0: no limit', intOption('--rate-limit-token'), 10_000)
+    .option('--rate-limit-node <n>', 'writes a second one worker node may make through this manager; 0: no limit', intOption('--rate-limit-node'), 100)
+    .option('--max-event-subscribers <n>', 'event streams (orch events) this manager serves at once', intOption('--max-event-subscribers', 1), 256)
+    .option('--event-buffer <size>', 'what an event stream\'s client may leave unread before events wait for it (it is dropped if it falls behind the kept events, or reads nothing for 30 s)', bytesOption('--event-buffer'), 1 << 20)
+    .option('--request-timeout <duration>', 'a request must arrive whole within this', durationOption('--request-timeout'), 30_000)
     .option('--force-new-cluster', 'the managers\' quorum is lost for good: start this survivor as a new one-manager cluster from its own log (--peers must name only this manager)')
     .addOption(new Option('--chaos', 'fault injection for the chaos suite (PUT /chaos/faults); never in production').hideHelp())
-    .action(async (o: { join?: string; peers?: string; insecure?: boolean; token?: string; tokenFile?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; heapTrimMib: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
+    .action(async (o: { join?: string; peers?: string; insecure?: boolean; token?: string; tokenFile?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; heapTrimMib: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin'; nodeRemoveAfter: number; rateLimitToken: number; rateLimitNode: number; maxEventSubscribers: number; eventBuffer: number; requestTimeout: number }) => {
       // Loaded only here: fastify and LevelDB are not needed by the client commands.
       const { startManager } = await import('../../manager/manager.js');
       // Checked here, not by commander: "orch manager remove ID" must not ask for them.
@@ -37,7 +43,16 @@ export function managerCommand(program: Command): void {
       if (!o.dataDir) throw new Error("orch manager: required option '--data-dir <dir>' not specified");
       if (o.peers === undefined && o.join === undefined) throw new Error('orch manager: give --peers (a new cluster) or --join (a running one)');
       let removed = false;
-      const m = await startManager({ ...o, token: joinTokenOf(o), peers: o.peers?.split(',') ?? [], onRemoved: () => (removed = true) });
+      const { nodeRemoveAfter, eventBuffer, requestTimeout, ...rest } = o;
+      const m = await startManager({
+        ...rest,
+        nodeRemoveAfterMs: nodeRemoveAfter,
+        eventBufferBytes: eventBuffer,
+        requestTimeoutMs: requestTimeout,
+        token: joinTokenOf(o),
+        peers: o.peers?.split(',') ?? [],
+        onRemoved: () => (removed = true),
+      });
       await new Promise<void>((resolve) => {
         // Removed from the cluster: the manager has stopped; so does the process.
         const poll = setInterval(() => removed && (clearInterval(poll), resolve()), 200);

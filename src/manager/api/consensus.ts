@@ -10,7 +10,7 @@ import { ManagerState, type Command } from '../state/machine.js';
 import { ApiError } from './errors.js';
 import { ON_BEHALF_OF, onBehalfOf } from './auth.js';
 
-const FORWARDED = 'x-orch-forwarded';
+export const FORWARDED = 'x-orch-forwarded';
 const IDEMPOTENCY = 'idempotency-key';
 
 function noLeader(): ApiError {

@@ -269,6 +269,8 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
         throw new ApiError(res.statusCode === 404 ? 404 : 502, 'logs-unavailable', `node ${n.name}: ${text.slice(0, 300)}`);
       }
       req.raw.on('close', () => res.body.destroy());
+      // A quiet container sends nothing for long: a follow is not idle, it waits.
+      if (req.query.follow) req.raw.socket.setTimeout(0);
       return reply.type('text/plain; charset=utf-8').send(res.body);
     },
   );
