@@ -12,6 +12,7 @@ import { clusterRoutes } from './api/cluster.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
 import { installAuth } from './api/auth.js';
+import { installIdempotencyKeyCheck } from './api/idempotency.js';
 import { eventRoutes } from './api/events.js';
 import { uiRoutes } from './api/ui.js';
 import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.js';
@@ -359,6 +360,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   installErrorHandler(app);
   installValidation(app);
   installAuth(app, ctx);
+  installIdempotencyKeyCheck(app);
   metrics = new ManagerMetrics(ctx);
   installRequestTiming(app, metrics);
   await app.register(metricsRoutes, { metrics });
