@@ -9,6 +9,7 @@ import { NetworkFaults } from '../raft/faults.js';
 import { chaosRoutes } from './api/chaos.js';
 import { parseAddress } from './address.js';
 import { clusterRoutes } from './api/cluster.js';
+import { settingsRoutes } from './api/settings.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
 import { installAuth } from './api/auth.js';
@@ -106,6 +107,20 @@ function announceLeadership(ctx: ManagerContext, address: string): () => void {
     const term = ctx.node.term();
     return ctx.state.announced.term >= term ? null : { op: 'leader.elected', ts: Date.now(), leader: ctx.self, term, address, id: `leader.${term}.${ctx.self}` };
   });
+}
+
+/**
+ * The first leader of a cluster seeds its settings from its own flags (settings.init; later inits,
+ * from any manager's flags, are ignored): from then on the policy is the cluster's, whoever leads.
+ * The id is a manager's own, outside the namespace of clients' keys (see api/idempotency.ts).
+ */
+function seedSettings(ctx: ManagerContext, log: (m: string) => void): () => void {
+  return leaderDuty(
+    ctx,
+    200,
+    () => (ctx.state.settings.settings ? null : { op: 'settings.init', ts: Date.now(), settings: { allowPrivileged: ctx.allowPrivileged === true }, id: 'settings.init' }),
+    () => log(`the cluster's settings are in the replicated state: ${JSON.stringify(ctx.state.settings.settings)}`),
+  );
 }
 
 /** Certificates live 90 days, as Swarm's. */
@@ -374,6 +389,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   await app.register(eventRoutes, { ctx });
   await app.register(uiRoutes);
   await app.register(clusterRoutes, { ctx });
+  await app.register(settingsRoutes, { ctx });
   let removedHandled = false;
   const onRemoved = () => {
     if (removedHandled) return;
@@ -398,6 +414,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   reconciler.start();
   liveness.start();
   const stopAnnouncer = announceLeadership(ctx, self);
+  const stopSeeding = seedSettings(ctx, note);
   const stopPromoter = promoteCaughtUpLearners(ctx, (m) => app.log.info(m));
   const stopRemovalWatch = watchOwnRemoval(ctx, onRemoved);
   heapTrimmer = startHeapTrim(o.heapTrimMib ?? DEFAULT_HEAP_TRIM.minUsedBytes / 2 ** 20, node, metrics, app.log);
@@ -417,6 +434,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     liveness.stop();
     stopSecurity();
     stopAnnouncer();
+    stopSeeding();
     stopPromoter();
     stopRemovalWatch();
     heapTrimmer?.stop();
