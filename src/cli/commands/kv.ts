@@ -64,7 +64,10 @@ export function clusterCommand(program: Command): void {
     .option('--allow-privileged <true|false>', 'let services ask for privileged mode, extra capabilities and host paths', boolOption('--allow-privileged'))
     .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')
-    .action(async (o: ClientOpts & { allowPrivileged?: boolean }) => {
+    // --manager, --token and --json are also `orch cluster`'s own: commander gives them to it when
+    // they follow "update", hence the merge with the parent's.
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<ClientOpts & { allowPrivileged?: boolean }>();
       if (o.allowPrivileged === undefined) throw new Error('orch cluster update: give a setting to change, e.g. --allow-privileged true');
       const settings = await withClient(o, (c) => c.updateClusterSettings({ allowPrivileged: o.allowPrivileged }));
       if (o.json) return printJson(settings);
@@ -75,7 +78,8 @@ export function clusterCommand(program: Command): void {
     .description('show the cluster\'s settings')
     .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')
-    .action(async (o: ClientOpts) => {
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<ClientOpts>();
       const settings = await withClient(o, (c) => c.clusterSettings());
       if (o.json) return printJson(settings);
       console.log(`allow-privileged: ${settings.allowPrivileged}`);
