@@ -16,6 +16,21 @@ export class ApiRequestError extends Error {
   }
 }
 
+/** A named API token, as listed. */
+export interface ApiTokenInfo {
+  name: string;
+  role: 'admin' | 'readonly';
+  createdAt: string;
+  rotatedAt?: string;
+}
+
+/** A named API token just made or rotated, with its secret (shown this once). */
+export interface ApiTokenSecret {
+  name: string;
+  role: 'admin' | 'readonly';
+  token: string;
+}
+
 export interface ClientOptions {
   /** Total time to keep retrying an unavailable cluster. */
   deadlineMs?: number;
@@ -312,6 +327,25 @@ export class OrchClient {
 
   token(role: 'worker' | 'manager', rotate = false): Promise<{ role: string; token: string }> {
     return rotate ? this.call('POST', `/v1/tokens/${role}/rotate`) : this.call('GET', `/v1/tokens/${role}`);
+  }
+
+  /** Makes a named API token; its secret is in this answer only. */
+  createApiToken(name: string, role: 'admin' | 'readonly' = 'readonly'): Promise<ApiTokenSecret> {
+    return this.call('POST', '/v1/tokens/api', { name, role });
+  }
+
+  /** The API tokens: names, roles and dates, never their secrets. */
+  apiTokens(): Promise<ApiTokenInfo[]> {
+    return this.call('GET', '/v1/tokens/api');
+  }
+
+  /** Gives the token a new secret (in this answer only); the old one is refused from then on. */
+  rotateApiToken(name: string): Promise<ApiTokenSecret> {
+    return this.call('POST', `/v1/tokens/api/${encodeURIComponent(name)}/rotate`);
+  }
+
+  revokeApiToken(name: string): Promise<{ name: string; revoked: true }> {
+    return this.call('DELETE', `/v1/tokens/api/${encodeURIComponent(name)}`);
   }
 
   removeNode(idOrName: string, force = false): Promise<{ id: string; name: string; removed: true; tasksLost: number }> {

@@ -13,10 +13,16 @@ export interface ManagerSecurity {
   certTtlMs: number;
 }
 
-/** How a manager calls its peers and workers: plain HTTP, or HTTPS presenting its certificate. */
+/**
+ * How a manager calls its peers and workers: plain HTTP, or HTTPS presenting its certificate to a
+ * server that must prove to be the node meant (undefined: plain HTTP's default dispatcher).
+ */
 export interface PeerNet {
   url(address: string, path: string): string;
-  dispatcher: Dispatcher | undefined;
+  /** For a call to the manager whose address (and certificate name) is `address`. */
+  manager(address: string): Dispatcher | undefined;
+  /** For a call to the worker `nodeId`, whatever address it registered. */
+  worker(nodeId: string): Dispatcher | undefined;
 }
 
 /** What the API routes of a manager need: its Raft node, its replica of the state, its peers. */

@@ -3,7 +3,7 @@
 // --peers list, so every manager derives the same ids from the same list.
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
 import { NetworkFaults } from '../raft/faults.js';
 import { chaosRoutes } from './api/chaos.js';
@@ -18,6 +18,7 @@ import { eventRoutes } from './api/events.js';
 import { uiRoutes } from './api/ui.js';
 import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.js';
 import { securityRoutes } from './api/security.js';
+import { apiTokenRoutes } from './api/api-tokens.js';
 import type { ManagerTls } from './tls-bootstrap.js';
 import { hasLocalTls } from '../security/local-store.js';
 import { kvRoutes } from './api/kv.js';
@@ -231,8 +232,8 @@ function announceNewCluster(o: ManagerOptions, t: NonNullable<ManagerTls['create
       `  admin token:      ${t.admin}`,
       `  read-only token:  ${t.readonly}`,
       `Join tokens (also shown by "orch token worker|manager"):`,
-      `  workers:  orch worker --join ${o.advertise ?? o.listen} --token ${t.worker} ...`,
-      `  managers: orch manager --peers ... --token ${t.manager} ...`,
+      `  workers:  ORCH_JOIN_TOKEN=${t.worker} orch worker --join ${o.advertise ?? o.listen} ...`,
+      `  managers: ORCH_JOIN_TOKEN=${t.manager} orch manager --peers ... ...`,
       '',
     ].join('\n'),
   );
@@ -289,7 +290,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   if (o.join !== undefined) {
     // A joining manager of a TLS cluster has its certificate by now (--token): it asks over mTLS.
     try {
-      const ident = known ?? (await joinCluster(o.join, self, mtls ? { url: (a, p) => `https://${a}${p}`, dispatcher: mtls.tls.agent } : undefined));
+      // The addresses to join through are the user's: any manager of the cluster will do there.
+      const ident = known ?? (await joinCluster(o.join, self, mtls ? { url: (a, p) => `https://${a}${p}`, dispatcher: mtls.tls.agentFor({ role: 'manager' }) } : undefined));
       id = ident.id;
       clusterId = ident.clusterId;
       base = new Map(Object.entries(ident.joined ?? {}).map(([k, a]) => [Number(k), a]));
@@ -360,7 +362,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
       snapshotUnreadable: (index, err) => app.log.warn(`the snapshot at index ${index} could not be read back to send to a follower: ${err.message}`),
       receive: (msgs) => node.receive(msgs),
     },
-    { timeoutMs: Math.max(500, o.electionMs ?? 1000), clusterId, faults, tlsConnect: mtls?.tls.connector(Math.max(500, o.electionMs ?? 1000)) },
+    { timeoutMs: Math.max(500, o.electionMs ?? 1000), clusterId, faults, tlsConnectTo: mtls ? (address) => mtls!.tls.connector({ role: 'manager', cn: address }, Math.max(500, o.electionMs ?? 1000)) : undefined },
   );
   const local = mtls?.local;
   const ctx: ManagerContext = {
@@ -369,7 +371,9 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     addresses,
     self: id,
     allowPrivileged: o.allowPrivileged === true,
-    net: mtls ? { url: (a, p) => `https://${a}${p}`, dispatcher: mtls.tls.agent } : { url: (a, p) => `http://${a}${p}`, dispatcher: undefined },
+    net: mtls
+      ? { url: (a, p) => `https://${a}${p}`, manager: (a) => mtls!.tls.agentFor({ role: 'manager', cn: a }), worker: (n) => mtls!.tls.agentFor({ role: 'worker', cn: n }) }
+      : { url: (a, p) => `http://${a}${p}`, manager: () => undefined, worker: () => undefined },
     security: mtls ? { tls: mtls.tls, secrets: () => state.security.secrets ?? local!, certTtlMs } : undefined,
   };
   installErrorHandler(app);
@@ -380,7 +384,17 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   installRequestTiming(app, metrics);
   await app.register(metricsRoutes, { metrics });
   await app.register(securityRoutes, { ctx });
-  await app.register(raftRoutes, { self: id, clusterId, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from), faults });
+  await app.register(apiTokenRoutes, { ctx });
+  // The Raft sender is the manager the client certificate names (auth set req.orchPeer).
+  const senderOf = mtls
+    ? (req: FastifyRequest) => {
+        const p = req.orchPeer;
+        if (p?.role !== 'manager') return null;
+        for (const [k, a] of addresses) if (a === p.cn) return k;
+        return null;
+      }
+    : undefined;
+  await app.register(raftRoutes, { self: id, clusterId, senderOf, peers: () => peerIds, receive: (msgs) => node.receive(msgs), receiveAndReply: (from, msgs) => node.receiveAndReply(from, msgs), peerConnectionClosed: (from) => node.peerConnectionClosed(from), faults });
   if (faults) {
     app.log.warn('chaos fault injection is ON (--chaos): PUT /chaos/faults can cut this manager off; never use this flag in production');
     await app.register(chaosRoutes, { faults });

@@ -4,7 +4,7 @@
 // from a manager that has them. On later starts the files in <data-dir>/tls are used. Managers
 // hold the CA key, so each renews its own certificate before it expires.
 import { randomBytes } from 'node:crypto';
-import type { ClusterSecrets } from './state/security-state.js';
+import { normalizeSecrets, type ClusterSecrets } from './state/security-state.js';
 import { createCa, createRequest, fingerprint, issue, subjectOfPem, validity } from '../security/pki.js';
 import { formatToken, hashSecret, newSecret } from '../security/tokens.js';
 import { hasLocalTls, loadLocalTls, saveLocalTls } from '../security/local-store.js';
@@ -47,7 +47,8 @@ export async function bootstrapManagerTls(o: BootstrapOptions): Promise<ManagerT
     const others = o.peers.filter((p) => p !== o.self);
     if (others.length === 0) throw new Error('--token: there is no other manager in --peers to join through');
     const answer = await joinCluster(others, o.token, { role: 'manager', csr: req.csrPem, name: o.self }, { log: o.log, deadlineMs: 120_000 });
-    const secrets = answer.secrets as ClusterSecrets;
+    // A manager of an earlier version may send the tokens in their earlier form.
+    const secrets = answer.secrets ? normalizeSecrets(answer.secrets as ClusterSecrets, Date.now()) : null;
     if (!secrets?.ca?.keyPem || secrets.ca.certPem !== answer.caPem) throw new Error('the manager that signed our certificate did not send the cluster\'s secrets');
     const material = { caPem: answer.caPem, certPem: answer.certPem, keyPem: req.keyPem, clusterId: answer.clusterId };
     saveLocalTls(o.dataDir, { material, secrets });
@@ -59,7 +60,12 @@ export async function bootstrapManagerTls(o: BootstrapOptions): Promise<ManagerT
   const ca = await createCa(clusterId);
   const admin = newSecret();
   const readonly = newSecret();
-  const secrets: ClusterSecrets = { clusterId, ca, join: { worker: newSecret(), manager: newSecret() }, api: { admin: [hashSecret(admin)], readonly: [hashSecret(readonly)] } };
+  const now = Date.now();
+  const api = [
+    { name: 'admin', role: 'admin' as const, hash: hashSecret(admin), createdAt: now },
+    { name: 'readonly', role: 'readonly' as const, hash: hashSecret(readonly), createdAt: now },
+  ];
+  const secrets: ClusterSecrets = { clusterId, ca, join: { worker: newSecret(), manager: newSecret() }, api };
   const node = await issue(ca, { cn: o.self, role: 'manager', clusterId }, o.certTtlMs);
   const material = { caPem: ca.certPem, certPem: node.certPem, keyPem: node.keyPem, clusterId };
   saveLocalTls(o.dataDir, { material, secrets });

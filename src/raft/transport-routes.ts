@@ -1,7 +1,7 @@
 // The receiving side of the Raft transport, as an encapsulated fastify plugin: POST /raft/messages
 // takes a frame of messages; POST /raft/snapshot takes a snapshot in ordered chunks. Frames are
 // untrusted: they are decoded strictly, and must come from a known peer of this cluster, to us.
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { CodecError, decodeMessages, encodeMessages } from './codec.js';
 import { MESSAGES_PATH, SNAPSHOT_PATH } from './transport.js';
 import type { NetworkFaults } from './faults.js';
@@ -20,6 +20,11 @@ export interface RaftRoutesOptions {
   maxSnapshotBytes?: number;
   /** Injected faults (chaos runs only). */
   faults?: NetworkFaults;
+  /**
+   * Mutual TLS: the peer a request comes from, as its client certificate proves (null: none of
+   * ours). The x-orch-from header must then agree with it. Without, the header is taken as said.
+   */
+  senderOf?: (req: FastifyRequest) => NodeId | null;
 }
 
 interface Assembly {
@@ -71,10 +76,23 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app: Fas
     return null;
   }
 
-  function origin(headers: Record<string, unknown>, reply: FastifyReply): NodeId | null {
+  function origin(req: FastifyRequest, reply: FastifyReply): NodeId | null {
+    const headers = req.headers;
     if (headers['x-orch-cluster'] !== opts.clusterId) {
       fail(reply, 403, 'wrong-cluster', `this node belongs to cluster ${opts.clusterId}, not ${String(headers['x-orch-cluster'])}`);
       return null;
+    }
+    if (opts.senderOf) {
+      const proven = opts.senderOf(req);
+      if (proven === null || !opts.peers().has(proven)) {
+        fail(reply, 403, 'unknown-peer', 'the client certificate names no manager of this node\'s configuration');
+        return null;
+      }
+      if (headers['x-orch-from'] !== undefined && String(headers['x-orch-from']) !== String(proven)) {
+        fail(reply, 403, 'wrong-sender', `x-orch-from ${String(headers['x-orch-from']).slice(0, 20)} is not the manager the client certificate names (${proven})`);
+        return null;
+      }
+      return proven;
     }
     const from = Number(headers['x-orch-from']);
     if (!Number.isSafeInteger(from) || !opts.peers().has(from)) {
@@ -92,7 +110,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app: Fas
   }
 
   app.post(MESSAGES_PATH, async (req, reply) => {
-    const from = origin(req.headers, reply);
+    const from = origin(req, reply);
     if (from === null || partitioned(from, reply)) return reply;
     if (!Buffer.isBuffer(req.body)) return fail(reply, 415, 'bad-content-type', 'expected an application/octet-stream body');
     const msgs = check(from, req.body);
@@ -110,7 +128,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app: Fas
   });
 
   app.post(SNAPSHOT_PATH, async (req, reply) => {
-    const from = origin(req.headers, reply);
+    const from = origin(req, reply);
     if (from === null || partitioned(from, reply)) return reply;
     if (!Buffer.isBuffer(req.body)) return fail(reply, 415, 'bad-content-type', 'expected an application/octet-stream body');
     const id = String(req.headers['x-orch-snapshot'] ?? '');

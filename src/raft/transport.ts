@@ -35,8 +35,11 @@ export interface TransportOptions {
   clusterId: string;
   /** Injected faults (chaos runs only). */
   faults?: NetworkFaults;
-  /** Mutual TLS: the connector that presents this manager's certificate (plain HTTP without). */
-  tlsConnect?: buildConnector.connector;
+  /**
+   * Mutual TLS: the connector for the peer at an address, which presents this manager's certificate
+   * and accepts only that peer's (plain HTTP without).
+   */
+  tlsConnectTo?: (address: string) => buildConnector.connector;
 }
 
 class Peer {
@@ -51,8 +54,9 @@ class Peer {
     readonly id: NodeId,
     public address: string,
     timeoutMs: number,
-    tlsConnect?: buildConnector.connector,
+    tlsConnectTo?: (address: string) => buildConnector.connector,
   ) {
+    const tlsConnect = tlsConnectTo?.(address);
     // One connection keeps the peer's frames in order; two requests pipelined on it let the next
     // batch travel while the peer is still writing the previous one to disk.
     this.pool = new Pool(`${tlsConnect ? 'https' : 'http'}://${address}`, {
@@ -79,7 +83,7 @@ export class HttpTransport {
     private readonly events: TransportEvents,
     private readonly opts: TransportOptions,
   ) {
-    for (const [id, addr] of peers) if (id !== self) this.peers.set(id, new Peer(id, addr, opts.timeoutMs, opts.tlsConnect));
+    for (const [id, addr] of peers) if (id !== self) this.peers.set(id, new Peer(id, addr, opts.timeoutMs, opts.tlsConnectTo));
   }
 
   /** Follows membership changes: new managers get a connection, removed ones lose theirs. */
@@ -91,7 +95,7 @@ export class HttpTransport {
       void p.pool.destroy().catch(() => undefined);
     }
     for (const [id, addr] of peers) {
-      if (id !== this.self && !this.peers.has(id)) this.peers.set(id, new Peer(id, addr, this.opts.timeoutMs, this.opts.tlsConnect));
+      if (id !== this.self && !this.peers.has(id)) this.peers.set(id, new Peer(id, addr, this.opts.timeoutMs, this.opts.tlsConnectTo));
     }
   }
 

@@ -4,6 +4,14 @@ import { createHash, X509Certificate } from 'node:crypto';
 
 export type Role = 'manager' | 'worker';
 
+/** Certificates are valid from a minute before they are issued (clocks differ a little). */
+export const CERT_BACKDATE_MS = 60_000;
+
+/** When a certificate was issued, from its notBefore (as node's TLS gives it, `valid_from`). */
+export function issuedAtOf(validFrom: string): number {
+  return Date.parse(validFrom) + CERT_BACKDATE_MS;
+}
+
 export interface NodeSubject {
   /** A manager's address, or a worker's node id. */
   cn: string;

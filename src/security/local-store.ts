@@ -4,7 +4,7 @@
 // load: a half-written or foreign set stops start-up with what is wrong and how to recover.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterSecrets } from '../manager/state/security-state.js';
+import { normalizeSecrets, type ClusterSecrets } from '../manager/state/security-state.js';
 import { issuedBy } from './identity.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -68,6 +68,8 @@ export function loadLocalTls(dataDir: string): LocalTls {
       throw new Error(`${join(dir, FILES.secrets)}: not valid JSON (${(err as Error).message}); wipe the data dir and join again with a manager token`);
     }
     if (secrets.ca?.certPem !== material.caPem) throw new Error(`${join(dir, FILES.secrets)}: holds another CA than ca.pem; wipe the data dir and join again with a manager token`);
+    // Written by an earlier version: the API tokens as two lists of hashes.
+    secrets = normalizeSecrets(secrets);
   }
   return { material, secrets };
 }

@@ -5,7 +5,7 @@
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from '@peculiar/x509';
 import { randomBytes, webcrypto } from 'node:crypto';
-import type { NodeSubject } from './identity.js';
+import { CERT_BACKDATE_MS, type NodeSubject } from './identity.js';
 
 export { fingerprint, issuedBy, subjectOf, subjectOfPem, validity, type NodeSubject, type Role } from './identity.js';
 
@@ -39,7 +39,7 @@ export async function createCa(clusterId: string, years = 20): Promise<KeyPair> 
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: `CN=orch root CA, O=${clusterId}`,
-    notBefore: new Date(now - 60_000),
+    notBefore: new Date(now - CERT_BACKDATE_MS),
     notAfter: new Date(now + years * 365 * 86_400_000),
     keys,
     signingAlgorithm: ALG,
@@ -94,7 +94,7 @@ export async function signRequest(ca: KeyPair, csrPem: string, subject: NodeSubj
     serialNumber: serial(),
     subject: `CN=${escapeDn(subject.cn)}, OU=${subject.role}, O=${escapeDn(subject.clusterId)}`,
     issuer: caCert.subject,
-    notBefore: new Date(now - 60_000),
+    notBefore: new Date(now - CERT_BACKDATE_MS),
     notAfter: new Date(notAfter),
     signingKey: await importKey(ca.keyPem),
     publicKey: csr.publicKey,

@@ -4,7 +4,27 @@
 // and a new client Agent replaces the old one (open connections finish on the old).
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
-import { subjectOf, type NodeSubject } from './identity.js';
+import { subjectOf, type NodeSubject, type Role } from './identity.js';
+
+/**
+ * Whom a client expects at the other end: a role, and for calls to a known peer its name (a
+ * manager's address, a worker's node id). Membership of the cluster alone is not enough: a worker's
+ * certificate must not pass for a manager's, nor one worker's for another's.
+ */
+export interface Expected {
+  role: Role;
+  /** Absent: any node of that role (a user-given address whose certificate name is not known). */
+  cn?: string;
+}
+
+/** Why a server's certificate is not the one expected, or undefined when it is. */
+export function checkPeer(host: string, subject: NodeSubject | null, clusterId: string | null, expect: Expected): Error | undefined {
+  if (!subject) return new Error(`${host} presented a certificate of no orch node`);
+  if (clusterId !== null && subject.clusterId !== clusterId) return new Error(`${host} presented a certificate of cluster ${subject.clusterId}, not of cluster ${clusterId}`);
+  if (subject.role !== expect.role) return new Error(`${host} presented the certificate of ${subject.role} ${subject.cn}, not of a ${expect.role}`);
+  if (expect.cn !== undefined && subject.cn !== expect.cn) return new Error(`${host} presented the certificate of ${subject.role} ${subject.cn}, not of ${expect.role} ${expect.cn}`);
+  return undefined;
+}
 
 export interface TlsMaterial {
   caPem: string;
@@ -13,9 +33,13 @@ export interface TlsMaterial {
   clusterId: string;
 }
 
+/** Peers a node keeps a connection pool for at once. */
+const MAX_AGENTS = 64;
+
 export class TlsContext {
-  private agentInstance: Agent | null = null;
-  private built: { m: TlsMaterial; connect: buildConnector.connector } | null = null;
+  /** Keep-alive clients by expected peer ("role:cn"), least recently used first. */
+  private readonly agents = new Map<string, Agent>();
+  private readonly built = new Map<string, { m: TlsMaterial; connect: buildConnector.connector }>();
   private readonly listeners: ((m: TlsMaterial) => void)[] = [];
 
   constructor(
@@ -32,37 +56,52 @@ export class TlsContext {
     return { key: this.m.keyPem, cert: this.m.certPem, ca: this.m.caPem, requestCert: true, rejectUnauthorized: false };
   }
 
-  /** TLS options for a client connection: our certificate, the cluster CA only, the cluster's name. */
-  connectOptions(): { ca: string; cert: string; key: string; checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined } {
+  /**
+   * TLS options for a client connection: our certificate, the cluster CA only, and a server that is
+   * the node expected (the cluster's names, not DNS's).
+   */
+  connectOptions(expect: Expected): { ca: string; cert: string; key: string; checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined } {
     const clusterId = this.m.clusterId;
     return {
       ca: this.m.caPem,
       cert: this.m.certPem,
       key: this.m.keyPem,
-      // The chain is checked against the cluster CA; names are the cluster's own, not DNS's.
-      checkServerIdentity: (host, cert) => {
-        const s = subjectOf(cert.subject as never);
-        if (!s || s.clusterId !== clusterId) return new Error(`${host} presented a certificate of ${s ? `cluster ${s.clusterId}` : 'no orch node'}, not of cluster ${clusterId}`);
-        return undefined;
-      },
+      checkServerIdentity: (host, cert) => checkPeer(host, subjectOf(cert.subject as never), clusterId, expect),
     };
   }
 
   /**
-   * An undici connector that presents the certificate current at connect time: pools and agents
-   * made once keep working across renewals.
+   * An undici connector to the node expected, presenting the certificate current at connect time:
+   * pools and agents made once keep working across renewals.
    */
-  connector(timeoutMs = 2_000): buildConnector.connector {
+  connector(expect: Expected, timeoutMs = 2_000): buildConnector.connector {
+    const key = `${expect.role}:${expect.cn ?? '*'}:${timeoutMs}`;
     return (opts, cb) => {
-      if (this.built?.m !== this.m) this.built = { m: this.m, connect: buildConnector({ ...this.connectOptions(), timeout: timeoutMs }) };
-      return this.built.connect(opts, cb);
+      let b = this.built.get(key);
+      if (b?.m !== this.m) this.built.set(key, (b = { m: this.m, connect: buildConnector({ ...this.connectOptions(expect), timeout: timeoutMs }) }));
+      return b.connect(opts, cb);
     };
   }
 
-  /** A shared keep-alive client that presents our certificate. */
-  get agent(): Agent {
-    this.agentInstance ??= new Agent({ ...this.agentOptions, connect: this.connector() });
-    return this.agentInstance;
+  /**
+   * A shared keep-alive client for calls to the node expected. Kept per peer (a manager relays logs
+   * from many workers), the least recently used closed past a bound.
+   */
+  agentFor(expect: Expected): Agent {
+    const key = `${expect.role}:${expect.cn ?? '*'}`;
+    let a = this.agents.get(key);
+    if (a) this.agents.delete(key);
+    else {
+      a = new Agent({ ...this.agentOptions, connect: this.connector(expect) });
+      while (this.agents.size >= MAX_AGENTS) {
+        const [oldest, agent] = this.agents.entries().next().value as [string, Agent];
+        this.agents.delete(oldest);
+        this.built.delete(`${oldest}:2000`);
+        void agent.close().catch(() => undefined);
+      }
+    }
+    this.agents.set(key, a);
+    return a;
   }
 
   onChange(f: (m: TlsMaterial) => void): void {
@@ -76,7 +115,9 @@ export class TlsContext {
   }
 
   async close(): Promise<void> {
-    await this.agentInstance?.close();
+    const all = [...this.agents.values()];
+    this.agents.clear();
+    await Promise.allSettled(all.map((a) => a.close()));
   }
 }
 
@@ -93,6 +134,5 @@ export function peerOf(socket: unknown, clusterId: string): NodeSubject | null {
  * must show a manager's certificate, so a worker's certificate cannot pose as a manager.
  */
 export function managerIdentity(host: string, cert: PeerCertificate): Error | undefined {
-  const s = subjectOf(cert.subject as never);
-  return s?.role === 'manager' ? undefined : new Error(`${host} presented a certificate of ${s ? `${s.role} ${s.cn}` : 'no orch node'}, not of a manager`);
+  return checkPeer(host, subjectOf(cert.subject as never), null, { role: 'manager' });
 }

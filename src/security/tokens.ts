@@ -38,6 +38,14 @@ export function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
+/** The entry whose hash `secret` hashes to, comparing every entry in constant time (no early exit). */
+export function findByHash<T extends { hash: string }>(secret: string, entries: readonly T[]): T | undefined {
+  const h = createHash('sha256').update(secret).digest();
+  let found: T | undefined;
+  for (const e of entries) if (e.hash.length === 64 && timingSafeEqual(h, Buffer.from(e.hash, 'hex'))) found = e;
+  return found;
+}
+
 /** Whether `secret` hashes to one of `hashes`, in constant time per hash. */
 export function matchesHash(secret: string, hashes: readonly string[]): boolean {
   const h = createHash('sha256').update(secret).digest();

@@ -7,7 +7,7 @@ import { DockerRuntime, dockerFromHost } from './runtime/docker.js';
 import { SimRuntime } from './runtime/sim.js';
 import { WorkerStore } from './store.js';
 import { startLogsServer } from './logs-server.js';
-import { parseAddress } from '../manager/address.js';
+import { NO_SERVER_ADDRESS, parseAddress } from '../manager/address.js';
 
 export interface WorkerOptions {
   join: string[];
@@ -52,8 +52,8 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
         const name = n === 1 ? o.name : `${o.name}-${k + 1}`;
         const identity = await store.identity(name, n === 1 ? 'identity' : `identity-${k + 1}`);
         const tls = o.insecure ? null : await (await import('./tls.js')).workerTls({ dataDir: n === 1 ? o.dataDir : `${o.dataDir}/node-${k + 1}`, nodeId: identity.id, join, token: o.token, log });
-        const client = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.connector() });
-        const reg = await client.registerNode({ id: identity.id, name, address: 'sim', labels: o.labels ?? {}, capacity: o.simCapacity ?? { cpu: 4, memory: 8 * 2 ** 30, disk: 100 * 2 ** 30 } });
+        const client = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.connector({ role: 'manager' }) });
+        const reg = await client.registerNode({ id: identity.id, name, address: NO_SERVER_ADDRESS, labels: o.labels ?? {}, capacity: o.simCapacity ?? { cpu: 4, memory: 8 * 2 ** 30, disk: 100 * 2 ** 30 } });
         client.setManagers(reg.managers);
         const agent = new Agent(client, new SimRuntime(), identity.id, usage, { heartbeatMs: o.heartbeatMs ?? 1000, log: (m) => log(`${name}: ${m}`) });
         await agent.start();
@@ -70,7 +70,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     }
     const identity = await store.identity(o.name);
     const tls = o.insecure ? null : await (await import('./tls.js')).workerTls({ dataDir: o.dataDir, nodeId: identity.id, join, token: o.token, log });
-    const client = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.connector() });
+    const client = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.connector({ role: 'manager' }) });
     stops.push(() => client.close());
     if (tls) {
       const stopRenewal = (await import('./tls.js')).startWorkerRenewal(o.dataDir, tls, client, log);

@@ -149,7 +149,7 @@ export class ProcessCluster {
         if (Date.now() > deadline || !c.managers[0].running) throw new Error(`the first manager wrote no ${c.tokensFile}\n${c.logTails()}`);
         await new Promise((r) => setTimeout(r, 20));
       }
-      for (let k = 1; k < n; k++) c.spawn(k, { extra: ['--token', c.tokens().manager] });
+      for (let k = 1; k < n; k++) c.spawn(k, { joinToken: c.tokens().manager });
     } else for (let k = 0; k < n; k++) c.spawn(k);
     return c;
   }
@@ -199,7 +199,7 @@ export class ProcessCluster {
    * Starts (or restarts) manager k; `peers`, `join` and `extra` change its command line for this
    * start only, and `extraArgs` replaces the cluster's extraArgs for it.
    */
-  spawn(k: number, override: { peers?: string[]; extra?: string[]; extraArgs?: string[] } = {}): void {
+  spawn(k: number, override: { peers?: string[]; extra?: string[]; joinToken?: string; extraArgs?: string[] } = {}): void {
     const m = this.managers[k];
     const o = this.opts;
     const args = [
@@ -207,7 +207,7 @@ export class ProcessCluster {
       'manager',
       '--listen',
       m.address,
-      ...(m.joinVia && !override.peers ? ['--join', m.joinVia, ...(o.secure ? ['--token', this.tokens().manager] : [])] : ['--peers', (override.peers ?? this.initialPeers).join(',')]),
+      ...(m.joinVia && !override.peers ? ['--join', m.joinVia] : ['--peers', (override.peers ?? this.initialPeers).join(',')]),
       '--data-dir',
       m.dataDir,
       '--heartbeat-ms',
@@ -225,7 +225,10 @@ export class ProcessCluster {
       ...(override.extra ?? []),
     ];
     const out = createWriteStream(m.logFile, { flags: 'a' });
-    const env = o.instrument === false ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_'))) : process.env;
+    const base = o.instrument === false ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_'))) : process.env;
+    // Join tokens by environment, as `orch up` passes them: never on a command line.
+    const joinToken = override.joinToken ?? (m.joinVia && !override.peers && o.secure ? this.tokens().manager : undefined);
+    const env = joinToken ? { ...base, ORCH_JOIN_TOKEN: joinToken } : base;
     const p = o.launcher
       ? spawn('/bin/sh', [ORCH_LAUNCHER, ...args.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ORCH_NODE: process.execPath } })
       : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutLauncherSettings(env) });
@@ -243,10 +246,10 @@ export class ProcessCluster {
       this.workers.push(w);
     }
     const out = createWriteStream(w.logFile, { flags: 'a' });
-    const security = this.opts.secure ? ['--token', this.tokens().worker] : ['--insecure'];
+    const security = this.opts.secure ? [] : ['--insecure'];
     const p = spawn(process.execPath, [ORCH_BIN, 'worker', '--join', this.addresses.join(','), '--name', name, '--data-dir', w.dataDir, '--heartbeat-ms', String(heartbeatMs), ...security, ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, DOCKER_HOST: dockerHost },
+      env: { ...process.env, DOCKER_HOST: dockerHost, ...(this.opts.secure ? { ORCH_JOIN_TOKEN: this.tokens().worker } : {}) },
     });
     p.stdout!.pipe(out);
     p.stderr!.pipe(out);

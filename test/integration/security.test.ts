@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { tlsCall, type CallOptions, type CallResult } from '../helpers/tls-call.js';
 import { ORCH_BIN, ProcessCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/docker-cluster.js';
 import { createCa, createRequest, fingerprint, issue } from '../../src/security/pki.js';
@@ -34,21 +35,10 @@ t.test('a TLS cluster: tokens, mutual TLS, API tokens, renewal, rotation, revoca
   const ca = readFileSync(join(c.managers[0].dataDir, 'tls', 'ca.pem'), 'utf8');
   const addr = c.addresses[0];
 
-  /** One HTTPS request trusting the cluster CA, with an optional client certificate and token. */
-  async function call(path: string, o: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; token?: string; body?: unknown; raw?: Buffer; cert?: { certPem: string; keyPem: string }; to?: string } = {}) {
-    const agent = new Agent({ connect: { ca, checkServerIdentity: () => undefined, ...(o.cert ? { cert: o.cert.certPem, key: o.cert.keyPem } : {}) } });
-    try {
-      const headers: Record<string, string> = {};
-      if (o.token) headers.authorization = `Bearer ${o.token}`;
-      if (o.body !== undefined) headers['content-type'] = 'application/json';
-      if (o.raw) Object.assign(headers, { 'content-type': 'application/octet-stream', 'x-orch-cluster': 'x', 'x-orch-from': '1' });
-      const res = await request(`https://${o.to ?? addr}${path}`, { method: o.method ?? 'GET', headers, body: o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body)), dispatcher: agent });
-      const text = await res.body.text();
-      return { status: res.statusCode, json: (text ? JSON.parse(text) : null) as { error?: { code: string; message: string } } & Record<string, unknown> };
-    } finally {
-      await agent.close();
-    }
-  }
+  const call = async (path: string, o: CallOptions & { to?: string } = {}) => {
+    const r = await tlsCall(ca, o.to ?? addr, path, o);
+    return { status: r.status, json: (r.json ?? {}) as NonNullable<CallResult['json']> };
+  };
 
   await t.test('the new cluster printed its tokens once, and wrote them 0600', async (t) => {
     t.equal(statSync(c.tokensFile).mode & 0o777, 0o600, 'tokens file mode 0600');

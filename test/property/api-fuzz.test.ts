@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagerState } from '../../src/manager/state/machine.js';
 import { createRequest } from '../../src/security/pki.js';
+import { Agent, request } from 'undici';
+import { loadLocalTls } from '../../src/security/local-store.js';
 
 type Tap = Parameters<Extract<Parameters<typeof t.test>[0], (...args: never[]) => unknown>>[0];
 
@@ -25,6 +27,8 @@ interface Req {
 const SEED = Number(process.env.ORCH_FUZZ_SEED ?? 20261123);
 const RUNS = Number(process.env.ORCH_FUZZ_RUNS ?? 10_000);
 const NODE_ID = 'aaaaaaaaaaaa';
+/** Over real TLS a request costs more than through inject. */
+const CERT_RUNS = Number(process.env.ORCH_FUZZ_CERT_RUNS ?? Math.ceil(RUNS / 10));
 
 /** Awkward strings: empty, huge, unicode, traversal, NUL, numbers as text. */
 const nasty = fc.oneof(
@@ -172,17 +176,46 @@ function digest(m: Manager): string {
   return createHash('sha256').update(JSON.stringify([m.state.kv.toJSON(), c.services, c.tasks, c.nodes])).digest('hex');
 }
 
-async function fuzz(t: Tap, mode: 'insecure' | 'tls', runs: number): Promise<void> {
+type Mode = 'insecure' | 'tls' | 'tls-worker-cert' | 'tls-manager-cert';
+
+interface Answer {
+  statusCode: number;
+  body: string;
+}
+
+async function fuzz(t: Tap, mode: Mode, runs: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'orch-fuzz-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const tokensFile = join(dir, 'tokens.json');
-  const m = await singleManager(t, mode === 'tls' ? { insecure: false, tokensFile, announce: () => undefined } : {});
+  const tls = mode !== 'insecure';
+  const dataDir = join(dir, 'manager');
+  const m = await singleManager(t, tls ? { insecure: false, tokensFile, announce: () => undefined, dataDir } : {});
   let secure: Secure | null = null;
   const admin: Record<string, string> = {};
-  if (mode === 'tls') {
+  // fastify's inject has no client certificate: with one, requests go over real mutual TLS.
+  let send = (req: Req): Promise<Answer> => m.app.inject({ method: req.method, url: req.url, headers: req.headers, payload: req.payload });
+  if (tls) {
     secure = { tokens: JSON.parse(readFileSync(tokensFile, 'utf8')) as Secure['tokens'], csr: (await createRequest('bbbbbbbbbbbb')).csrPem };
     admin.authorization = `Bearer ${secure.tokens.admin}`;
     for (let k = 0; k < 300 && !m.state.security.secrets; k++) await new Promise((r) => setTimeout(r, 10));
+  }
+  if (mode === 'tls-worker-cert' || mode === 'tls-manager-cert') {
+    const { material } = loadLocalTls(dataDir);
+    let cert = { certPem: material.certPem, keyPem: material.keyPem };
+    if (mode === 'tls-worker-cert') {
+      // The fuzzed node's own certificate, got as its worker would get it (before it registers).
+      const key = await createRequest(NODE_ID);
+      const res = await m.app.inject({ method: 'POST', url: '/v1/join', payload: { token: secure!.tokens.worker, role: 'worker', csr: key.csrPem, name: NODE_ID } });
+      t.equal(res.statusCode, 200, 'the fuzzing worker joined');
+      cert = { certPem: (JSON.parse(res.body) as { certPem: string }).certPem, keyPem: key.keyPem };
+    }
+    const agent = new Agent({ connect: { ca: material.caPem, cert: cert.certPem, key: cert.keyPem, checkServerIdentity: () => undefined }, connections: 1 });
+    t.teardown(() => agent.close());
+    const base = `https://127.0.0.1:${(m.app.server.address() as { port: number }).port}`;
+    send = async (req) => {
+      const res = await request(base + req.url, { method: req.method, headers: req.headers, body: req.payload, dispatcher: agent });
+      return { statusCode: res.statusCode, body: await res.body.text() };
+    };
   }
   // Something to find: a service, a key, a node (registered as its worker would, over mutual TLS).
   await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...spec, name: 'web' }, headers: admin });
@@ -217,11 +250,27 @@ async function fuzz(t: Tap, mode: 'insecure' | 'tls', runs: number): Promise<voi
   };
   const statuses = new Map<number, number>();
   let checked = 0;
+  let unsendable = 0;
+  let raftReached = 0;
+  let workerReached = 0;
   await fc.assert(
     fc.asyncProperty(fc.oneof(...routes(clusterId, secure)), async (req) => {
       proposed.length = 0;
-      const res = await m.app.inject({ method: req.method, url: req.url, headers: req.headers, payload: req.payload });
+      let res: Answer;
+      try {
+        res = await send(req);
+      } catch (err) {
+        // A header value no HTTP client can send (the client refuses it): nothing reached the server.
+        if ((err as { code?: string }).code === 'UND_ERR_INVALID_ARG') {
+          unsendable++;
+          return;
+        }
+        throw err;
+      }
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+      // Past the access checks: a Raft frame decoded or refused for its content; a worker route served.
+      if (req.url.startsWith('/raft/') && res.statusCode !== 401 && res.statusCode !== 403) raftReached++;
+      if (req.url.startsWith(`/v1/nodes/${NODE_ID}/`) && res.statusCode < 300) workerReached++;
       if (res.statusCode >= 500) throw new Error(`${req.method} ${req.url} answered ${res.statusCode}: ${res.body.slice(0, 300)}`);
       if (res.statusCode >= 400 && proposed.some((id) => changedBy.has(id))) {
         throw new Error(`${req.method} ${req.url} was refused (${res.statusCode}) but its entry changed the state: ${res.body.slice(0, 300)}`);
@@ -230,12 +279,15 @@ async function fuzz(t: Tap, mode: 'insecure' | 'tls', runs: number): Promise<voi
     }),
     { numRuns: runs, seed: SEED },
   );
-  t.equal(checked, runs, `${runs} requests; answers: ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}x${n}`).join(' ')}`);
+  t.ok(unsendable < runs / 4, `${unsendable} of ${runs} requests had a header no client can send (not sent)`);
+  t.equal(checked + unsendable, runs, `${runs} requests; answers: ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}x${n}`).join(' ')}`);
   t.ok([...statuses.keys()].some((s) => s < 300) && [...statuses.keys()].some((s) => s >= 400), 'some were accepted and some refused (the fuzz reaches the handlers)');
   const alive = await m.app.inject({ method: 'GET', url: '/v1/cluster', headers: admin });
   t.equal(alive.statusCode, 200, 'the manager still answers');
   t.ok(m.node.isLeader(), 'and still leads');
-  if (mode === 'tls') {
+  if (mode === 'tls-manager-cert') t.ok(raftReached > 0, `the Raft routes handled ${raftReached} fuzzed requests`);
+  if (mode === 'tls-worker-cert') t.ok(workerReached > 0, `the worker routes served ${workerReached} fuzzed requests`);
+  if (tls) {
     t.ok(statuses.get(401), 'some were refused for their token (401)');
     t.ok(statuses.get(403), 'and some for what their token or certificate may not do (403)');
   }
@@ -244,4 +296,9 @@ async function fuzz(t: Tap, mode: 'insecure' | 'tls', runs: number): Promise<voi
 // The production configuration: TLS, bearer tokens (fastify's inject has no client certificate,
 // so the Raft and worker routes are refused at the door here; the insecure run reaches them).
 t.test(`${RUNS} random and mutated requests to a TLS manager: no 5xx, no crash, no change from a refused request (seed ${SEED})`, (t) => fuzz(t, 'tls', RUNS));
+// With a worker's and a manager's client certificate, over real mutual TLS: the worker and Raft
+// routes see the fuzzed input past the door.
+for (const mode of ['tls-worker-cert', 'tls-manager-cert'] as const) {
+  t.test(`${CERT_RUNS} random and mutated requests to a TLS manager, with a ${mode === 'tls-worker-cert' ? 'worker' : 'manager'}'s client certificate: the same (seed ${SEED})`, (t) => fuzz(t, mode, CERT_RUNS));
+}
 t.test(`${RUNS} random and mutated requests to an --insecure manager, reaching every handler: the same (seed ${SEED})`, (t) => fuzz(t, 'insecure', RUNS));

@@ -177,7 +177,7 @@ t.test('pending work is placed again when capacity is freed or a node is activat
   h.round();
   const waiting = h.live().find((x) => x.state === 'pending')!;
   t.match(waiting.reason, /cpu/, `the third waits with a reason: ${waiting.reason}`);
-  h.s.apply({ op: 'node.register', ts: h.now, node: { id: 'b', name: 'b', address: 'b', labels: {}, capacity: { cpu: 2, memory: 2 ** 34, disk: 2 ** 40 } } });
+  h.s.apply({ op: 'node.register', ts: h.now, node: { id: 'b', name: 'b', address: 'b.invalid:1', labels: {}, capacity: { cpu: 2, memory: 2 ** 34, disk: 2 ** 40 } } });
   h.s.apply({ op: 'node.availability', ts: h.now, nodeId: 'b', availability: 'pause' });
   h.s.apply({ op: 'service.upsert', ts: h.now, serviceId: 'x', spec: web({ replicas: 4, resources: { cpu: 1 } }) });
   h.until(() => h.live().filter((x) => x.state === 'pending' && x.reason !== null).length === 2);
@@ -233,7 +233,7 @@ t.test('the reconciler acts on each applied change, not only on its interval', a
     propose: async (data: Uint8Array) => state.apply({ term: 1, index: ++index, type: 0, data }),
   } as unknown as RaftNode;
   const apply = (cmd: Command) => node.propose(ManagerState.encode({ ...cmd, id: `c${index}` } as Envelope));
-  const r = new Reconciler({ node, state, addresses: new Map(), self: 1, net: { url: () => '', dispatcher: undefined } }, 'spread', 3_600_000);
+  const r = new Reconciler({ node, state, addresses: new Map(), self: 1, net: { url: () => '', manager: () => undefined, worker: () => undefined } }, 'spread', 3_600_000);
   r.start();
   t.teardown(() => r.stop());
   await apply({ op: 'node.register', ts: 1, node: { id: 'n1', name: 'n1', address: '127.0.0.1:1', labels: {}, capacity: { cpu: 4, memory: 4 << 30, disk: 0 } } });

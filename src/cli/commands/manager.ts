@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { intOption } from '../parse.js';
+import { joinTokenOf } from '../join-token.js';
 import { withClient, type ClientOpts } from '../client.js';
 
 export function managerCommand(program: Command): void {
@@ -22,12 +23,13 @@ export function managerCommand(program: Command): void {
     .option('--log-level <level>', 'fatal|error|warn|info|debug', 'info')
     .option('--allow-privileged', 'let services ask for privileged mode, extra capabilities and host paths (refused otherwise)')
     .option('--insecure', 'plain HTTP and no authentication, on loopback addresses only: for development')
-    .option('--token <token>', 'the manager join token ("orch token manager"), to join an existing cluster on first start (or ORCH_JOIN_TOKEN)')
+    .option('--token <token>', 'the manager join token ("orch token manager"), to join an existing cluster on first start; prefer ORCH_JOIN_TOKEN or --token-file, which keep it out of the command line')
+    .option('--token-file <file>', 'read the manager join token from this file (mode 0600)')
     .option('--tokens-file <file>', 'when this start creates a cluster: also write its tokens to this file (mode 0600)')
     .addOption(new Option('--cert-ttl-ms <n>', 'lifetime of node certificates (default 90 days); short ones are for testing renewal').argParser(intOption('--cert-ttl-ms', 1000)).hideHelp())
     .option('--force-new-cluster', 'the managers\' quorum is lost for good: start this survivor as a new one-manager cluster from its own log (--peers must name only this manager)')
     .addOption(new Option('--chaos', 'fault injection for the chaos suite (PUT /chaos/faults); never in production').hideHelp())
-    .action(async (o: { join?: string; peers?: string; insecure?: boolean; token?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; heapTrimMib: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
+    .action(async (o: { join?: string; peers?: string; insecure?: boolean; token?: string; tokenFile?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; heapTrimMib: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin' }) => {
       // Loaded only here: fastify and LevelDB are not needed by the client commands.
       const { startManager } = await import('../../manager/manager.js');
       // Checked here, not by commander: "orch manager remove ID" must not ask for them.
@@ -35,7 +37,7 @@ export function managerCommand(program: Command): void {
       if (!o.dataDir) throw new Error("orch manager: required option '--data-dir <dir>' not specified");
       if (o.peers === undefined && o.join === undefined) throw new Error('orch manager: give --peers (a new cluster) or --join (a running one)');
       let removed = false;
-      const m = await startManager({ ...o, token: o.token ?? process.env.ORCH_JOIN_TOKEN, peers: o.peers?.split(',') ?? [], onRemoved: () => (removed = true) });
+      const m = await startManager({ ...o, token: joinTokenOf(o), peers: o.peers?.split(',') ?? [], onRemoved: () => (removed = true) });
       await new Promise<void>((resolve) => {
         // Removed from the cluster: the manager has stopped; so does the process.
         const poll = setInterval(() => removed && (clearInterval(poll), resolve()), 200);

@@ -112,12 +112,16 @@ export async function up(o: UpOptions): Promise<{ file: ClusterFile; path: strin
   const peers = managers.join(',');
   const tokensFile = join(dir, 'tokens.json');
   const procs: UpProcess[] = [];
-  const env = { ...process.env, DOCKER_HOST: engine.host };
-  const startManager = (k: number, extra: string[]) => {
+  // The user's own ORCH_JOIN_TOKEN, if any, is not for these processes: each gets its own below.
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: engine.host };
+  delete env.ORCH_JOIN_TOKEN;
+  // Join tokens go by environment, never on a command line (which every user can read in ps).
+  const withToken = (token: string | undefined): NodeJS.ProcessEnv => (token ? { ...env, ORCH_JOIN_TOKEN: token } : env);
+  const startManager = (k: number, extra: string[], token?: string) => {
     const name = `m${k + 1}`;
     const dataDir = join(dir, name);
     const logFile = join(dir, 'logs', `${name}.log`);
-    procs.push({ pid: startDetached(['manager', '--listen', managers[k], '--peers', peers, '--data-dir', dataDir, ...extra], logFile, env), role: 'manager', name, dataDir, log: logFile });
+    procs.push({ pid: startDetached(['manager', '--listen', managers[k], '--peers', peers, '--data-dir', dataDir, ...extra], logFile, withToken(token)), role: 'manager', name, dataDir, log: logFile });
   };
   // A restart of a stopped cluster (data dirs kept by down) needs no tokens: the TLS files are there.
   const restart = existsSync(join(dir, 'm1', 'tls'));
@@ -129,12 +133,12 @@ export async function up(o: UpOptions): Promise<{ file: ClusterFile; path: strin
   startManager(0, restart ? [] : ['--tokens-file', tokensFile]);
   await waitFor('tokens from the first manager', 30_000, async () => existsSync(tokensFile), procs);
   const tokens = JSON.parse(readFileSync(tokensFile, 'utf8')) as { admin: string; readonly: string; worker: string; manager: string };
-  for (let k = 1; k < o.managers; k++) startManager(k, restart ? [] : ['--token', tokens.manager]);
+  for (let k = 1; k < o.managers; k++) startManager(k, [], restart ? undefined : tokens.manager);
   for (let k = 0; k < o.workers; k++) {
     const name = `w${k + 1}`;
     const dataDir = join(dir, name);
     const logFile = join(dir, 'logs', `${name}.log`);
-    procs.push({ pid: startDetached(['worker', '--join', peers, '--name', name, '--data-dir', dataDir, '--token', tokens.worker], logFile, env), role: 'worker', name, dataDir, log: logFile });
+    procs.push({ pid: startDetached(['worker', '--join', peers, '--name', name, '--data-dir', dataDir], logFile, withToken(tokens.worker)), role: 'worker', name, dataDir, log: logFile });
   }
   const file: ClusterFile = { managers, token: tokens.admin, readonlyToken: tokens.readonly, dockerHost: engine.host, engineStarted: engine.started, processes: procs, createdAt: new Date().toISOString() };
   writeClusterFile(path, file);

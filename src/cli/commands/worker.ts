@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseAddress } from '../../manager/address.js';
 import { intOption } from '../parse.js';
+import { joinTokenOf } from '../join-token.js';
 
 export function workerCommand(program: Command): void {
   program
@@ -16,11 +17,12 @@ export function workerCommand(program: Command): void {
     .option('--sim-nodes <n>', 'with --runtime sim: how many nodes this process hosts', intOption('--sim-nodes', 1), 1)
     .option('--sim-cpu <n>', 'with --runtime sim: cpus per node', intOption('--sim-cpu', 1), 4)
     .option('--sim-memory <size>', 'with --runtime sim: memory per node', '8GiB')
-    .option('--token <token>', 'the worker join token ("orch token worker"), needed on first start (or ORCH_JOIN_TOKEN)')
+    .option('--token <token>', 'the worker join token ("orch token worker"), needed on first start; prefer ORCH_JOIN_TOKEN or --token-file, which keep it out of the command line')
+    .option('--token-file <file>', 'read the worker join token from this file (mode 0600)')
     .option('--insecure', 'the cluster runs with --insecure: plain HTTP, no certificate')
     .option('--listen <addr>', 'host:port to serve container logs on (default 127.0.0.1, a free port)')
     .option('--advertise <addr>', 'the address managers can reach this node at')
-    .action(async (o: { token?: string; insecure?: boolean; join: string; name: string; dataDir: string; labels: string; dockerHost?: string; heartbeatMs: number; listen?: string; advertise?: string; runtime: string; simNodes: number; simCpu: number; simMemory: string }) => {
+    .action(async (o: { token?: string; tokenFile?: string; insecure?: boolean; join: string; name: string; dataDir: string; labels: string; dockerHost?: string; heartbeatMs: number; listen?: string; advertise?: string; runtime: string; simNodes: number; simCpu: number; simMemory: string }) => {
       if (o.runtime !== 'docker' && o.runtime !== 'sim') throw new Error(`--runtime: expected docker or sim, got ${JSON.stringify(o.runtime)}`);
       const { parseBytes } = await import('../../spec/units.js');
       const simMemory = parseBytes(o.simMemory);
@@ -34,7 +36,7 @@ export function workerCommand(program: Command): void {
         labels[kv.slice(0, k)] = kv.slice(k + 1);
       }
       const { startWorker } = await import('../../worker/worker.js');
-      const w = await startWorker({ insecure: o.insecure, token: o.token ?? process.env.ORCH_JOIN_TOKEN, join, name: o.name, dataDir: o.dataDir, labels, dockerHost: o.dockerHost, heartbeatMs: o.heartbeatMs, listen: o.listen, advertise: o.advertise, runtime: o.runtime, simNodes: o.simNodes, simCapacity: { cpu: o.simCpu, memory: simMemory, disk: 100 * 2 ** 30 } });
+      const w = await startWorker({ insecure: o.insecure, token: joinTokenOf(o), join, name: o.name, dataDir: o.dataDir, labels, dockerHost: o.dockerHost, heartbeatMs: o.heartbeatMs, listen: o.listen, advertise: o.advertise, runtime: o.runtime, simNodes: o.simNodes, simCapacity: { cpu: o.simCpu, memory: simMemory, disk: 100 * 2 ** 30 } });
       await new Promise<void>((resolve) => {
         const onSignal = () => void w.stop().then(resolve, resolve);
         process.once('SIGTERM', onSignal);

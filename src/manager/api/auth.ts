@@ -1,34 +1,47 @@
-// Who may call what. Raft routes take only the cluster's managers, the worker routes only workers
-// (each as itself) or a manager forwarding for one, both proven by a client certificate from the
-// cluster CA (mutual TLS). The public API takes a bearer token: read-only tokens may read, admin
-// tokens may also write. A removed node's certificate is refused. With --insecure none of this is
-// installed (plain HTTP on loopback, for development).
+// Who may call what. A certificate from the cluster CA proves membership; the route decides which
+// role and which member may call it:
+// - Raft routes: a manager of the current address book, as itself (the Raft sender is the manager
+//   its certificate names, not a header).
+// - Worker routes: a worker as itself, or a current manager forwarding a worker's request (it names
+//   the worker it checked in x-orch-on-behalf-of; no one else may).
+// - Member routes (certificate renewal): a worker, or a current manager.
+// - A manager asking to be added: its own certificate, for its own address, or an admin token.
+// - Everything else is the public API: bearer tokens only (read-only tokens read, admin tokens also
+//   write). A manager certificate alone reads nothing there: join tokens and the CA key stay with
+//   admins. A follower forwards the user's token, and the leader checks it again.
+// Removed nodes' and removed managers' certificates are refused on every route.
+// With --insecure none of this is installed (plain HTTP on loopback, for development).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ManagerContext } from '../context.js';
-import { fingerprint, type NodeSubject } from '../../security/identity.js';
+import { fingerprint, issuedAtOf, type NodeSubject } from '../../security/identity.js';
 import { peerOf } from '../../security/tls.js';
-import { matchesHash, parseToken } from '../../security/tokens.js';
+import { findByHash, parseToken } from '../../security/tokens.js';
+import { isNodeAddress } from '../address.js';
 import { ApiError } from './errors.js';
-import { tokenId } from './caller.js';
+import type { Caller } from './caller.js';
 
-export type Access = 'open' | 'manager' | 'worker' | 'member' | 'read' | 'admin' | 'manager-cert';
+export type Access = 'open' | 'manager' | 'worker' | 'member' | 'read' | 'admin' | 'manager-cert' | 'peer-read';
 
 /** Routes that are not the public API; every other route is read (GET) or admin (the rest). */
 const ROUTES: Record<string, Access> = {
   'POST /raft/messages': 'manager',
   'POST /raft/snapshot': 'manager',
   'POST /raft/removed': 'manager',
+  // A manager's status, for `orch cluster` gathered by any manager: its peers, or a reader.
+  'GET /raft/status': 'peer-read',
   'GET /v1/ca': 'open',
   // The dashboard's page holds no data; it reads the API with the token the user gives it.
   'GET /ui': 'open',
   'GET /': 'open',
   'POST /v1/join': 'open',
   // A manager joining at run time: its certificate (got with the manager join token) lets it ask
-  // to be added before its address is in the address book; an admin token may add one too.
+  // to be added, as itself, before its address is in the address book; an admin token may add one too.
   'POST /v1/managers': 'manager-cert',
   'POST /v1/certs/renew': 'member',
   // Join tokens are secrets: admin only, though read with GET.
   'GET /v1/tokens/:role': 'admin',
+  // API tokens' names and roles: only those who may manage them may see them.
+  'GET /v1/tokens/api': 'admin',
   'POST /v1/nodes/register': 'worker',
   'POST /v1/nodes/:id/heartbeat': 'worker',
   'GET /v1/nodes/:id/assignments': 'worker',
@@ -37,6 +50,26 @@ const ROUTES: Record<string, Access> = {
 export function accessOf(method: string, route: string | undefined): Access {
   const a = route ? ROUTES[`${method} ${route}`] : undefined;
   return a ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'admin');
+}
+
+/** The header a manager forwarding a node's request names that node in: worker:ID or manager:ADDRESS. */
+export const ON_BEHALF_OF = 'x-orch-on-behalf-of';
+
+/** The value of ON_BEHALF_OF for a caller a manager forwards for, or null for token callers. */
+export function onBehalfOf(c: Caller | undefined): string | null {
+  return c && (c.kind === 'worker' || c.kind === 'manager') ? `${c.kind}:${c.id}` : null;
+}
+
+const NODE_ID = /^[a-f0-9]{12}$/;
+
+function parseOnBehalfOf(v: unknown): Caller | null {
+  if (typeof v !== 'string') return null;
+  const k = v.indexOf(':');
+  const kind = v.slice(0, k);
+  const id = v.slice(k + 1);
+  if (kind === 'worker' && NODE_ID.test(id)) return { kind, id };
+  if (kind === 'manager' && isNodeAddress(id)) return { kind, id };
+  return null;
 }
 
 declare module 'fastify' {
@@ -50,19 +83,31 @@ function unauthenticated(message: string): ApiError {
   return new ApiError(401, 'unauthenticated', message);
 }
 
+interface PeerSocket {
+  authorizationError?: Error | string;
+  getPeerCertificate?: () => { subject?: unknown; valid_from?: string };
+}
+
 /** Why a TLS client certificate was not accepted, in words. */
 function certProblem(req: FastifyRequest): string {
-  const s = req.raw.socket as { authorizationError?: Error | string; getPeerCertificate?: () => { subject?: unknown } };
+  const s = req.raw.socket as PeerSocket;
   const cert = s.getPeerCertificate?.();
   if (!cert || !cert.subject) return 'no client certificate was presented';
   return `the client certificate was not issued by this cluster's CA (${String(s.authorizationError ?? 'unknown issuer')})`;
+}
+
+function who(c: Caller | undefined): string {
+  return !c || c.kind === 'anonymous' ? 'an anonymous caller' : c.kind === 'token' ? `a ${c.role} token` : `${c.kind} ${c.id}`;
 }
 
 export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
   const sec = ctx.security;
   if (!sec) return;
   // Read per request: managers join and leave at run time.
-  const isManagerName = (cn: string) => [...ctx.addresses.values()].includes(cn);
+  const isCurrentManager = (address: string) => {
+    for (const a of ctx.addresses.values()) if (a === address) return true;
+    return false;
+  };
   // The CA never changes; its digest is computed once per certificate, not per request.
   let digestOf = { pem: '', digest: '' };
   const caDigest = () => {
@@ -71,25 +116,22 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
     return digestOf.digest;
   };
 
-  app.addHook('onRequest', async (req, reply) => {
-    const access = accessOf(req.method, req.routeOptions.url);
-    if (access === 'open') return;
-    const peer = peerOf(req.raw.socket, sec.tls.material.clusterId);
-    req.orchPeer = peer;
-    if (peer) req.orchCaller = { kind: peer.role, id: peer.cn };
-    if (peer && peer.role === 'worker' && ctx.state.cluster.removedNodes.has(peer.cn)) {
+  /** A 403 for a certificate of a node or manager that was removed from the cluster. */
+  function refuseRevoked(peer: NodeSubject, req: FastifyRequest): void {
+    if (peer.role === 'worker' && ctx.state.cluster.removedNodes.has(peer.cn)) {
       throw new ApiError(403, 'revoked', `node ${peer.cn} was removed from the cluster; its certificate is revoked (join again with a token, as a new node)`);
     }
-    // A manager of this cluster may call anything (it forwards requests and reads peers' status).
-    if (peer?.role === 'manager' && isManagerName(peer.cn)) return;
-    if (access === 'manager-cert' && peer?.role === 'manager') return;
-    if (access === 'manager') {
-      throw new ApiError(403, 'not-a-manager', `only the managers of this cluster may call ${req.method} ${req.routeOptions.url}: ${peer ? `${peer.role} ${peer.cn} is not one` : certProblem(req)}`);
+    if (peer.role === 'manager') {
+      const validFrom = (req.raw.socket as PeerSocket).getPeerCertificate?.().valid_from;
+      const issuedAt = validFrom ? issuedAtOf(validFrom) : 0;
+      if (ctx.state.membership.revoked(peer.cn, Number.isFinite(issuedAt) ? issuedAt : 0)) {
+        throw new ApiError(403, 'revoked', `the manager at ${peer.cn} was removed from the cluster; this certificate of it is revoked (a new manager there joins with the manager token)`);
+      }
     }
-    if (access === 'worker' || access === 'member') {
-      if (peer) return;
-      throw new ApiError(403, 'not-a-member', `${req.method} ${req.routeOptions.url} takes requests from nodes of this cluster only: ${certProblem(req)}; a worker joins with --token`);
-    }
+  }
+
+  /** The bearer token's caller, or an error: 401 when absent or unknown. */
+  function tokenCaller(req: FastifyRequest, reply: { header(k: string, v: string): unknown }): Caller {
     const header = req.headers.authorization;
     if (!header) {
       reply.header('www-authenticate', 'Bearer');
@@ -104,25 +146,61 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
       throw unauthenticated((err as Error).message);
     }
     if (token.caDigest !== caDigest()) throw unauthenticated('the token belongs to another cluster (its CA digest is not this cluster\'s)');
-    const api = sec.secrets().api;
-    if (matchesHash(token.secret, api.admin)) {
-      req.orchCaller = { kind: 'token', role: 'admin', id: tokenId(token.secret) };
-      return;
-    }
-    if (matchesHash(token.secret, api.readonly)) {
-      req.orchCaller = { kind: 'token', role: 'readonly', id: tokenId(token.secret) };
-      if (access === 'read') return;
-      throw new ApiError(403, 'read-only-token', `a read-only token cannot ${req.method} ${req.routeOptions.url ?? req.url}; use an admin token`);
-    }
+    const match = findByHash(token.secret, sec!.secrets().api);
+    if (match) return { kind: 'token', role: match.role, id: match.name };
     throw unauthenticated('the token is not one of this cluster\'s API tokens');
+  }
+
+  app.addHook('onRequest', async (req, reply) => {
+    const access = accessOf(req.method, req.routeOptions.url);
+    if (access === 'open') return;
+    const route = `${req.method} ${req.routeOptions.url ?? req.url}`;
+    const peer = peerOf(req.raw.socket, sec.tls.material.clusterId);
+    req.orchPeer = peer;
+    if (peer) refuseRevoked(peer, req);
+    const fromManager = peer?.role === 'manager' && isCurrentManager(peer.cn);
+    // A current manager forwarding a node's request vouches for the node it checked; nobody else can.
+    const vouched = fromManager ? parseOnBehalfOf(req.headers[ON_BEHALF_OF]) : null;
+    if (vouched?.kind === 'worker') refuseRevoked({ cn: vouched.id, role: 'worker', clusterId: peer!.clusterId }, req);
+    const node: Caller | null = vouched ?? (peer ? { kind: peer.role, id: peer.cn } : null);
+    if (node) req.orchCaller = node;
+    switch (access) {
+      case 'manager':
+        if (fromManager && !vouched) return;
+        throw new ApiError(403, 'not-a-manager', `only the managers of this cluster may call ${route}: ${peer ? (vouched ? 'a forwarded request cannot' : `${peer.role} ${peer.cn} is not one`) : certProblem(req)}`);
+      case 'worker':
+        if (node?.kind === 'worker') return;
+        throw new ApiError(403, 'not-a-worker', `${route} takes requests from this cluster's workers only: ${node ? `${who(node)} is not one` : certProblem(req)}; a worker joins with --token`);
+      case 'member':
+        if (node?.kind === 'worker' || (node?.kind === 'manager' && isCurrentManager(node.id))) return;
+        throw new ApiError(403, 'not-a-member', `${route} takes requests from nodes of this cluster only: ${node ? `${who(node)} is not a current member` : certProblem(req)}; a worker joins with --token`);
+      case 'manager-cert':
+        if (node?.kind === 'manager') return;
+        break;
+      case 'peer-read':
+        if (fromManager && !vouched) return;
+        break;
+    }
+    // The public API: the token decides, whatever certificate came with it.
+    const caller = tokenCaller(req, reply);
+    req.orchCaller = caller;
+    if (caller.kind === 'token' && caller.role === 'readonly' && access !== 'read' && access !== 'peer-read') {
+      throw new ApiError(403, 'read-only-token', `a read-only token cannot ${route} (this one is named ${caller.id}); use an admin token`);
+    }
   });
 
-  // A worker acts only as itself: the node id in the path or body must be its certificate's.
+  // A node acts only as itself: the node id in the path or body must be its certificate's (or the
+  // one its forwarding manager vouched for); a manager asks to be added only at its own address.
   app.addHook('preHandler', async (req) => {
-    if (accessOf(req.method, req.routeOptions.url) !== 'worker') return;
-    const peer = req.orchPeer;
-    if (!peer || peer.role !== 'worker') return; // a manager forwarding for a worker
-    const id = (req.params as { id?: string } | undefined)?.id ?? (req.body as { id?: string } | undefined)?.id;
-    if (id !== peer.cn) throw new ApiError(403, 'wrong-node', `this certificate is node ${peer.cn}'s; it cannot act as node ${String(id)}`);
+    const access = accessOf(req.method, req.routeOptions.url);
+    const c = req.orchCaller;
+    if (access === 'worker' && c?.kind === 'worker') {
+      const id = (req.params as { id?: string } | undefined)?.id ?? (req.body as { id?: string } | undefined)?.id;
+      if (id !== c.id) throw new ApiError(403, 'wrong-node', `this certificate is node ${c.id}'s; it cannot act as node ${String(id)}`);
+    }
+    if (access === 'manager-cert' && c?.kind === 'manager') {
+      const address = (req.body as { address?: unknown } | undefined)?.address;
+      if (address !== c.id) throw new ApiError(403, 'wrong-manager', `this certificate is the manager at ${c.id}'s; it cannot ask to add a manager at ${JSON.stringify(String(address).slice(0, 80))}`);
+    }
   });
 }

@@ -41,7 +41,7 @@ export function selfStatus(ctx: ManagerContext): ManagerStatus {
 
 async function peerStatus(ctx: ManagerContext, id: NodeId, address: string): Promise<ManagerStatus> {
   try {
-    const res = await request(ctx.net.url(address, '/raft/status'), { dispatcher: ctx.net.dispatcher, headersTimeout: 500, bodyTimeout: 500, signal: AbortSignal.timeout(800) });
+    const res = await request(ctx.net.url(address, '/raft/status'), { dispatcher: ctx.net.manager(address), headersTimeout: 500, bodyTimeout: 500, signal: AbortSignal.timeout(800) });
     if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
     return (await res.body.json()) as ManagerStatus;
   } catch {

@@ -8,6 +8,7 @@ import type { ManagerContext } from '../context.js';
 import { ManagerState, type Command } from '../state/machine.js';
 import { ApiError } from './errors.js';
 import { commandIdOf } from './idempotency.js';
+import { ON_BEHALF_OF, onBehalfOf } from './auth.js';
 
 const FORWARDED = 'x-orch-forwarded';
 const IDEMPOTENCY = 'idempotency-key';
@@ -31,10 +32,13 @@ export async function forwardIfFollower(ctx: ManagerContext, req: FastifyRequest
     const v = req.headers[h];
     if (typeof v === 'string') headers[h] = v;
   }
+  // A node's request: this manager checked its certificate and vouches for it (the leader sees ours).
+  const node = onBehalfOf(req.orchCaller);
+  if (node) headers[ON_BEHALF_OF] = node;
   let res;
   try {
     res = await request(ctx.net.url(addr, req.url), {
-      dispatcher: ctx.net.dispatcher,
+      dispatcher: ctx.net.manager(addr),
       method: req.method as 'PUT',
       headers,
       body: req.body === undefined || req.body === null ? undefined : JSON.stringify(req.body),

@@ -150,7 +150,7 @@ export const managerRoutes: FastifyPluginAsync<ManagersOptions> = async (app, { 
           // Out of the configuration: tell it now, it may never see the entry that removed it.
           if (address) void tellRemoved(address, id);
         }
-        await propose(ctx, req, { op: 'manager.remove', ts: Date.now(), managerId: id });
+        await propose(ctx, req, { op: 'manager.remove', ts: Date.now(), managerId: id, ...(address ? { address } : {}) });
         req.log.info({ id, address }, `manager ${id} removed`);
         return { removed: id, address: address ?? null, conf: ctx.node.status().conf };
       });
@@ -163,7 +163,7 @@ export const managerRoutes: FastifyPluginAsync<ManagersOptions> = async (app, { 
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         const res = await request(ctx.net.url(address, REMOVED_PATH), {
-          dispatcher: ctx.net.dispatcher,
+          dispatcher: ctx.net.manager(address),
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-orch-cluster': clusterId, 'x-orch-from': String(ctx.self) },
           body: JSON.stringify({ id }),

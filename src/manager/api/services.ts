@@ -5,12 +5,13 @@ import { request } from 'undici';
 import { formatBytes, normalizeSpec, SpecError, type ServiceSpec } from '../../spec/index.js';
 import type { ManagerContext } from '../context.js';
 import { newId } from '../ids.js';
-import { specOf, TERMINAL, type ClusterResult, type NodeRecord, type Service, type Task } from '../state/cluster-state.js';
+import { CONTAINER_ID, specOf, TERMINAL, type ClusterResult, type NodeRecord, type Service, type Task } from '../state/cluster-state.js';
 import { stableIn } from '../reconciler.js';
 import { ApiError } from './errors.js';
 import { settingsOf } from './settings.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { untilState } from './state-wait.js';
+import { isNodeAddress } from '../address.js';
 
 /** The longest a blocking read waits (below any proxy's or client's idle timeout). */
 const MAX_BLOCK_MS = 30_000;
@@ -251,12 +252,16 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
       if (!t.containerId || !t.nodeId) throw new ApiError(409, 'no-container', `task ${t.id} has no container (it is ${t.state})`);
       const n = ctx.state.cluster.nodes.get(t.nodeId);
       if (!n) throw new ApiError(409, 'no-node', `task ${t.id}'s node ${t.nodeId} is not known`);
+      // What a node said about itself is checked again before a URL is made of it (the state
+      // machine refuses other shapes, but a state from before that check may hold one).
+      if (!isNodeAddress(n.address)) throw new ApiError(502, 'bad-node-address', `node ${n.name} registered the address ${JSON.stringify(String(n.address).slice(0, 80))}, which is not host:port; its logs cannot be fetched`);
+      if (!CONTAINER_ID.test(t.containerId)) throw new ApiError(502, 'bad-container-id', `task ${t.id}'s container id is not a Docker id`);
       const q = new URLSearchParams();
       if (req.query.follow) q.set('follow', 'true');
       if (req.query.tail !== undefined) q.set('tail', String(req.query.tail));
       let res;
       try {
-        res = await request(ctx.net.url(n.address, `/v1/containers/${t.containerId}/logs?${q}`), { dispatcher: ctx.net.dispatcher, headersTimeout: 5000, bodyTimeout: req.query.follow ? 0 : 30_000 });
+        res = await request(ctx.net.url(n.address, `/v1/containers/${t.containerId}/logs?${q}`), { dispatcher: ctx.net.worker(n.id), headersTimeout: 5000, bodyTimeout: req.query.follow ? 0 : 30_000 });
       } catch (err) {
         throw new ApiError(503, 'node-unreachable', `node ${n.name} (${n.address}) did not answer: ${(err as Error).message}`);
       }

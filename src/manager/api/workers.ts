@@ -9,6 +9,7 @@ import { specOf, type ClusterResult, type TaskReport } from '../state/cluster-st
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';
 import { untilState } from './state-wait.js';
+import { isNodeAddress } from '../address.js';
 
 const nodeParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[a-f0-9]{12}$' } }, required: ['id'] } as const;
 const capacity = {
@@ -22,7 +23,7 @@ const report = {
   properties: {
     taskId: { type: 'string', maxLength: 64 },
     state: { type: 'string', enum: ['starting', 'running', 'complete', 'failed', 'shutdown'] },
-    containerId: { type: ['string', 'null'], maxLength: 128 },
+    containerId: { anyOf: [{ type: 'string', pattern: '^[a-f0-9]{12,64}$' }, { type: 'null' }] },
     exitCode: { type: ['integer', 'null'] },
     error: { type: ['string', 'null'], maxLength: 4096 },
     health: { type: 'string', enum: ['starting', 'healthy', 'unhealthy'] },
@@ -66,6 +67,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
+      if (!isNodeAddress(req.body.address)) throw new ApiError(400, 'bad-address', `body.address: expected this node's host:port (e.g. 10.0.0.5:7100), got ${JSON.stringify(String(req.body.address).slice(0, 80))}`);
       const sameName = [...ctx.state.cluster.nodes.values()].find((n) => n.name === req.body.name && n.id !== req.body.id);
       if (sameName) throw new ApiError(409, 'name-taken', `a node named ${req.body.name} already exists (id ${sameName.id}); choose another --name or reuse its data dir`);
       await propose(ctx, req, { op: 'node.register', ts: Date.now(), node: req.body });

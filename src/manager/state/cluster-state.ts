@@ -2,6 +2,10 @@
 // commands in log order on every manager, so it is deterministic: ids and timestamps come inside
 // the commands (chosen by the proposer), never from this code.
 import { canonicalSpec, upgradeSpec, type ServiceSpec } from '../../spec/index.js';
+import { isNodeAddress } from '../address.js';
+
+/** A Docker container id, full or cut short: what a worker may report as a task's container. */
+export const CONTAINER_ID = /^[a-f0-9]{12,64}$/;
 
 export type TaskState = 'pending' | 'assigned' | 'starting' | 'running' | 'complete' | 'failed' | 'shutdown' | 'lost';
 export const TERMINAL: ReadonlySet<TaskState> = new Set(['complete', 'failed', 'shutdown', 'lost']);
@@ -294,6 +298,8 @@ export class ClusterState {
       }
       case 'node.register': {
         if (this.removedNodes.has(cmd.node.id)) return { ok: false, code: 'bad-command', message: `node ${cmd.node.id} was removed from the cluster; join again as a new node` };
+        // Checked here too, not only by the API: a manager makes URLs of this address.
+        if (!isNodeAddress(cmd.node.address)) return { ok: false, code: 'bad-command', message: `node ${cmd.node.id}: address ${JSON.stringify(String(cmd.node.address).slice(0, 80))} is not host:port` };
         const prev = this.nodes.get(cmd.node.id);
         const n: NodeRecord = {
           ...cmd.node,
@@ -372,6 +378,8 @@ export class ClusterState {
           const t = this.tasks.get(r.taskId);
           // Only the node a task is assigned to may report on it, and only forwards.
           if (!t || t.nodeId !== cmd.nodeId || ORDER[r.state] < ORDER[t.state] || TERMINAL.has(t.state)) continue;
+          // A container id is a Docker id: the log relay makes a URL of it.
+          if (r.containerId !== undefined && r.containerId !== null && !CONTAINER_ID.test(r.containerId)) continue;
           const healthChanged = r.health !== undefined && r.health !== t.health && t.health !== null;
           if (r.state === t.state && r.containerId === undefined && !healthChanged) continue;
           if (r.state === 'running' && t.state !== 'running') t.runningAt = cmd.ts;

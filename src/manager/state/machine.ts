@@ -177,7 +177,10 @@ export class ManagerState implements StateMachine {
         return result;
       }
       case 'security.init':
-      case 'security.rotate': {
+      case 'security.rotate':
+      case 'security.token.create':
+      case 'security.token.rotate':
+      case 'security.token.revoke': {
         const result = this.security.apply(cmd);
         this.remember(cmd.id, fp, e.index, result);
         return result;

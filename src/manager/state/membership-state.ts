@@ -6,7 +6,8 @@ import type { NodeId } from '../../raft/index.js';
 
 export type MembershipCommand =
   | { op: 'manager.add'; ts: number; managerId: NodeId; address: string }
-  | { op: 'manager.remove'; ts: number; managerId: NodeId };
+  /** `address`: the removed manager's, so that its certificate (which names the address) is refused. */
+  | { op: 'manager.remove'; ts: number; managerId: NodeId; address?: string };
 
 export type MembershipResult = { ok: true; managerId: NodeId } | { ok: false; code: 'id-used' | 'address-in-use'; message: string };
 
@@ -14,12 +15,19 @@ export interface MembershipJSON {
   added: [NodeId, string][];
   removed: NodeId[];
   maxId: number;
+  removedAt?: [string, number][];
 }
 
 export class MembershipState {
   /** Managers added at run time: id -> address. */
   readonly added = new Map<NodeId, string>();
   readonly removed = new Set<NodeId>();
+  /**
+   * Address -> when the manager at that address was last removed. A manager certificate naming the
+   * address and issued before then is revoked; a new manager joining at the address later gets a
+   * newer one.
+   */
+  readonly removedAt = new Map<string, number>();
   /** The highest id ever handed out by manager.add. */
   maxId = 0;
 
@@ -39,12 +47,19 @@ export class MembershipState {
       case 'manager.remove':
         this.added.delete(cmd.managerId);
         this.removed.add(cmd.managerId);
+        if (typeof cmd.address === 'string') this.removedAt.set(cmd.address, Math.max(cmd.ts, this.removedAt.get(cmd.address) ?? 0));
         this.maxId = Math.max(this.maxId, cmd.managerId);
         return { ok: true, managerId: cmd.managerId };
     }
   }
 
   /** The address book: the bootstrap managers (from --peers, or from the join answer), changed by the log. */
+  /** Whether a manager certificate for `address`, issued at `issuedAt`, predates the removal of a manager there. */
+  revoked(address: string, issuedAt: number): boolean {
+    const at = this.removedAt.get(address);
+    return at !== undefined && issuedAt <= at;
+  }
+
   addresses(base: ReadonlyMap<NodeId, string>): Map<NodeId, string> {
     const out = new Map(base);
     for (const [id, a] of this.added) out.set(id, a);
@@ -53,12 +68,14 @@ export class MembershipState {
   }
 
   toJSON(): MembershipJSON {
-    return { added: [...this.added], removed: [...this.removed], maxId: this.maxId };
+    return { added: [...this.added], removed: [...this.removed], maxId: this.maxId, removedAt: [...this.removedAt] };
   }
 
   restore(s: MembershipJSON | undefined): void {
     this.added.clear();
     this.removed.clear();
+    this.removedAt.clear();
+    for (const [a, ts] of s?.removedAt ?? []) this.removedAt.set(a, ts);
     this.maxId = s?.maxId ?? 0;
     for (const [id, a] of s?.added ?? []) this.added.set(id, a);
     for (const id of s?.removed ?? []) this.removed.add(id);
