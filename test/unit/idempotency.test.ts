@@ -140,6 +140,11 @@ t.test('the Idempotency-Key header: bounded, of a small alphabet, in the caller\
   t.equal((odd.json() as { error: { code: string } }).error.code, 'bad-idempotency-key');
   const hb = await m.app.inject({ method: 'POST', url: '/v1/nodes/0123456789ab/heartbeat', payload: {}, headers: { 'idempotency-key': 'x'.repeat(16_000) } });
   t.equal(hb.statusCode, 400, 'also on a heartbeat, which proposes nothing without reports');
+  const svc = { name: 'web', image: 'orch/busybox:latest' };
+  t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: svc, headers: { 'idempotency-key': 'svc-1' } })).statusCode, 201);
+  const reused = await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...svc, replicas: 3 }, headers: { 'idempotency-key': 'svc-1' } });
+  t.equal(reused.statusCode, 422, 'a key reused for another service write: 422');
+  t.match((reused.json() as { error: { message: string } }).error.message, /already used for a different request/, 'saying so');
   const ok = await m.app.inject({ method: 'PUT', url: '/v1/kv/a', payload: { value: 'x' }, headers: { 'idempotency-key': 'A.b_c:d-9'.padEnd(128, 'z') } });
   t.equal(ok.statusCode, 200, 'a 128-character key of the alphabet is taken');
   // A client's key equal to a manager's own id lands in the client's namespace: the leader's

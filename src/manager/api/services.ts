@@ -117,6 +117,7 @@ function view(ctx: ManagerContext, svc: Service): unknown {
 
 function resultOf(res: ClusterResult): Extract<ClusterResult, { ok: true }> {
   if (res.ok) return res;
+  if ((res.code as string) === 'idempotency-key-reused') throw new ApiError(422, 'idempotency-key-reused', 'this Idempotency-Key was already used for a different request (by this caller); use a fresh key for a new request');
   if (res.code === 'not-found') throw new ApiError(404, 'not-found', res.message);
   if (res.code === 'version-mismatch') throw new ApiError(409, 'version-mismatch', `${res.message}; the service changed meanwhile, retry`);
   throw new ApiError(400, res.code, res.message);

@@ -124,7 +124,7 @@ export class ManagerState implements StateMachine {
     const fp = fingerprint(cmd);
     const seen = this.recent.get(cmd.id);
     if (seen) {
-      if (seen.fp !== fp) return { ok: false, code: 'idempotency-key-reused', key: cmd.id, message: 'this Idempotency-Key was already used for a different request' };
+      if (seen.fp !== fp) return { ok: false, code: 'idempotency-key-reused', key: cmd.id };
       if (seen.failure !== null) return this.retried(seen.failure);
       return successOf(cmd as KvCommand, seen.index);
     }
