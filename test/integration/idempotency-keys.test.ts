@@ -1,7 +1,8 @@
 // Idempotency keys against real managers over TLS: oversized keys are refused before they reach
 // the log, a flood of fresh longest keys leaves what the leader remembers (and its memory) bounded
 // while snapshots are still taken and restored, and a client's key can never stand in for a
-// manager's own command id (a leader's announcement of its term).
+// manager's own command id (a leader's announcement of its term), while a retry through another
+// manager is still known as the same caller's.
 import t from 'tap';
 import { MAX_REMEMBERED, MAX_REMEMBERED_BYTES } from '../../src/manager/state/machine.js';
 import { ProcessCluster } from '../helpers/cluster.js';
@@ -118,6 +119,15 @@ t.test('a client key equal to the next leader\'s announcement id does not stop t
   for (let term = status.term + 1; term <= status.term + 6; term++) {
     for (let id = 1; id <= 3; id++) await client.kvPut(`claim/${term}/${id}`, 'x', { idempotencyKey: `leader.${term}.${id}` });
   }
+  // The namespace is the caller's, not the manager's it came through: a retry through another
+  // manager (each forwarding to the leader) is still the same request.
+  const [a, b] = [0, 1, 2].filter((k) => k !== leader);
+  const put = (k: number) => c.request(k, 'PUT', '/v1/kv/retried', { body: { value: 'once' }, headers: { 'idempotency-key': 'retry-1' } });
+  const first = await put(a);
+  const retry = await put(b);
+  t.same([first.status, retry.status], [200, 200]);
+  t.equal(JSON.parse(retry.text).version, JSON.parse(first.text).version, 'a retry through another follower answers the first write, not a second one');
+
   await c.kill(leader);
   const { status: next } = await c.waitForLeader(30_000, [0, 1, 2].filter((k) => k !== leader));
   t.ok(next.term <= status.term + 6, `the new leader's term ${next.term} was pre-claimed`);
