@@ -31,8 +31,12 @@
 #       defaults started in ~1 s and ran containers on none, host and bridge networks.
 # Extra flags: ORCH_DOCKERD_ARGS="..."; storage driver override: ORCH_DOCKER_STORAGE_DRIVER=vfs|overlay2.
 # The docker0 bridge and the DOCKER iptables chains are machine-wide: a second private engine (another
-# ORCH_DOCKER_DIR) beside the first should get ORCH_DOCKERD_ARGS="--bridge=none --iptables=false"
-# (verified with ORCH_DOCKER_STORAGE_DRIVER=vfs too). Even a clean dockerd exit leaves the nsfs mount
+# ORCH_DOCKER_DIR) beside the first must not share them. But NOT with --bridge=none in the host's network
+# namespace: a dockerd started with --bridge=none deletes an existing docker0 (libnetwork's
+# removeDefaultBridgeInterface), i.e. the first engine's bridge, and every bridge container of the
+# first engine then fails to start ("could not find bridge docker0"). Run the second dockerd in a
+# network namespace of its own (unshare --net; see test/helpers/private-engine.ts) with
+# --bridge=none --iptables=false. Even a clean dockerd exit leaves the nsfs mount
 # exec/netns/default behind; `stop` unmounts whatever remains under the dir.
 # Image caveat: Debian's busybox-static 1.35 `wget -T N` segfaults (exit 139), also on the host;
 # use `timeout N wget ...` in containers instead.

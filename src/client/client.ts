@@ -313,16 +313,17 @@ export class OrchClient {
     return this.call('GET', '/v1/nodes');
   }
 
-  registerNode(node: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } }): Promise<{ id: string; managers: string[]; term: number }> {
-    return this.call('POST', '/v1/nodes/register', node);
+  // `session`: the worker agent's session id, which tells two agents of one node apart.
+  registerNode(node: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } }, session?: string): Promise<{ id: string; managers: string[]; term: number }> {
+    return this.call('POST', `/v1/nodes/register${session ? `?session=${session}` : ''}`, node);
   }
 
-  heartbeat(nodeId: string, body: { usage?: { cpu: number; memory: number; load: number }; reports?: unknown[] }): Promise<{ term: number; leader: number; managers: string[] }> {
-    return this.call('POST', `/v1/nodes/${nodeId}/heartbeat`, body);
+  heartbeat(nodeId: string, body: { usage?: { cpu: number; memory: number; load: number }; reports?: unknown[] }, session?: string): Promise<{ term: number; leader: number; managers: string[] }> {
+    return this.call('POST', `/v1/nodes/${nodeId}/heartbeat${session ? `?session=${session}` : ''}`, body);
   }
 
-  assignments(nodeId: string, since: number, waitMs: number): Promise<Assignments> {
-    return this.call('GET', `/v1/nodes/${nodeId}/assignments?since=${since}&wait=${waitMs}`);
+  assignments(nodeId: string, since: number, waitMs: number, session?: string): Promise<Assignments> {
+    return this.call('GET', `/v1/nodes/${nodeId}/assignments?since=${since}&wait=${waitMs}${session ? `&session=${session}` : ''}`);
   }
 
   token(role: 'worker' | 'manager', rotate = false): Promise<{ role: string; token: string }> {

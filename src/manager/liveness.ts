@@ -21,8 +21,8 @@ export class Liveness {
   constructor(
     private readonly ctx: ManagerContext,
     /** Missing this many heartbeat periods makes a node down. */
-    private readonly heartbeatMs: number,
-    private readonly missed = 3,
+    readonly heartbeatMs: number,
+    readonly missed = 3,
   ) {}
 
   start(): void {

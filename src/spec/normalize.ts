@@ -4,7 +4,7 @@
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { SpecInputSchema, type Constraint, type ServiceSpec, type SpecInput } from './schema.js';
+import { DEFAULT_PIDS_LIMIT, SpecInputSchema, type Constraint, type ServiceSpec, type SpecInput } from './schema.js';
 import { parseBytes, parseCpu, parseDuration } from './units.js';
 
 export interface SpecIssue {
@@ -143,6 +143,7 @@ export function normalizeSpec(input: unknown): ServiceSpec {
     cpu: unit('resources.cpu', s.resources?.cpu, parseCpu, 'a number of cpus like 0.5', 0),
     memory: unit('resources.memory', s.resources?.memory, parseBytes, size, 0),
     disk: unit('resources.disk', s.resources?.disk, parseBytes, size, 0),
+    pids: s.resources?.pids ?? DEFAULT_PIDS_LIMIT,
   };
   if (resources.cpu > 1024) issues.push({ path: 'resources.cpu', message: `expected at most 1024 cpus, got ${resources.cpu}` });
   const network = s.network ?? 'bridge';
@@ -221,5 +222,11 @@ export function canonicalSpec(spec: ServiceSpec): string {
 
 /** A spec stored by an older version, with the fields added since filled with their defaults. */
 export function upgradeSpec(spec: ServiceSpec): ServiceSpec {
-  return { ...spec, privileged: spec.privileged ?? false, capAdd: spec.capAdd ?? [], mounts: spec.mounts ?? [] };
+  return {
+    ...spec,
+    resources: { ...spec.resources, pids: spec.resources.pids ?? DEFAULT_PIDS_LIMIT },
+    privileged: spec.privileged ?? false,
+    capAdd: spec.capAdd ?? [],
+    mounts: spec.mounts ?? [],
+  };
 }

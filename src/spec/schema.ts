@@ -6,6 +6,11 @@ const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 
 const Duration = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 32 })], { description: 'a duration like 500ms, 5s or 1m', unit: 'duration' });
 const Cpu = Type.Union([Type.Number({ minimum: 0 }), Type.String({ maxLength: 16 })], { description: 'a number of cpus like 0.5', unit: 'cpu' });
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+// At least 2: the container's init (docker-init) and its command. At most the kernel's largest pid_max.
+const Pids = Type.Integer({ minimum: 2, maximum: 4_194_304, description: 'an integer from 2 (the container\'s init and its command) to 4194304' });
+
+/** The most processes and threads a container may run at once when its spec says nothing: a fork bomb stops there. */
+export const DEFAULT_PIDS_LIMIT = 1024;
 
 function closed<T extends Record<string, TSchema>>(props: T) {
   return Type.Object(props, { additionalProperties: false });
@@ -28,7 +33,7 @@ export const SpecInputSchema = closed({
   image: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\s]+$', description: 'an image reference without spaces' }),
   command: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
   replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
-  resources: Type.Optional(closed({ cpu: Type.Optional(Cpu), memory: Type.Optional(Size), disk: Type.Optional(Size) })),
+  resources: Type.Optional(closed({ cpu: Type.Optional(Cpu), memory: Type.Optional(Size), disk: Type.Optional(Size), pids: Type.Optional(Pids) })),
   env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 256 }), Type.String({ maxLength: 32_768 }), { additionalProperties: false, maxProperties: 256 })),
   network: Type.Optional(Type.Union([Type.Literal('host'), Type.Literal('bridge'), Type.Literal('none')])),
   ports: Type.Optional(
@@ -82,8 +87,11 @@ export interface ServiceSpec {
   image: string;
   command: string[];
   replicas: number;
-  /** cpu in cpus; memory and disk in bytes. 0 means "not reserved". */
-  resources: { cpu: number; memory: number; disk: number };
+  /**
+   * cpu in cpus; memory and disk in bytes. 0 means "not reserved". pids: the most processes and
+   * threads the container may run at once (a limit, not a reservation; never unlimited).
+   */
+  resources: { cpu: number; memory: number; disk: number; pids: number };
   env: Record<string, string>;
   network: 'host' | 'bridge' | 'none';
   ports: { container: number; host: number | null; protocol: 'tcp' | 'udp' }[];

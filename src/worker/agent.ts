@@ -2,8 +2,9 @@
 // match them, and reports every transition (batched, in heartbeats). Assignments from an older
 // leader term are ignored; containers whose task is not assigned here any more are removed, so a
 // healed partition never leaves two copies running.
-import type { Assignment, OrchClient } from '../client/client.js';
+import { ApiRequestError, type Assignment, type OrchClient } from '../client/client.js';
 import { HealthMonitor } from './health.js';
+import { batchSize, fitReport, fitUsage } from './report-limits.js';
 import type { UsageSampler } from './resources.js';
 import type { Runtime, RuntimeContainer } from './runtime/runtime.js';
 
@@ -21,6 +22,31 @@ export interface AgentOptions {
   /** How long one assignment long-poll may wait on the leader. */
   pollMs?: number;
   log: (msg: string) => void;
+  /** This agent's session id, sent with every heartbeat and poll (see src/manager/sessions.ts). */
+  session?: string;
+  /**
+   * The managers will not have this agent any more: the node was removed (its containers are
+   * removed first), or another agent runs it now. The agent has stopped; the worker should exit.
+   */
+  onFatal?: (f: Fatal) => void;
+}
+
+export interface Fatal {
+  kind: 'revoked' | 'replaced';
+  message: string;
+}
+
+/** The managers' answer is about the request's content: sending it again cannot succeed. */
+function refused(err: unknown): err is ApiRequestError {
+  return err instanceof ApiRequestError && (err.status === 400 || err.status === 413 || err.status === 422);
+}
+
+/** The answer that ends this agent, if `err` is one: removed from the cluster, or replaced by another agent. */
+export function fatalOf(err: unknown): Fatal | null {
+  if (!(err instanceof ApiRequestError)) return null;
+  if (err.status === 403 && err.code === 'revoked') return { kind: 'revoked', message: err.message };
+  if (err.status === 409 && err.code === 'node-session-taken') return { kind: 'replaced', message: err.message };
+  return null;
 }
 
 const TERMINAL = new Set(['complete', 'failed', 'shutdown', 'lost']);
@@ -45,6 +71,10 @@ export class Agent {
   private beating = false;
   /** The managers answered: for logs, one line per change. */
   private connected = true;
+  /** Set once the managers refused this agent for good (see AgentOptions.onFatal). */
+  private halted: Fatal | null = null;
+  /** The clean-up after a halt, then the onFatal call. */
+  private halting: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly client: OrchClient,
@@ -62,16 +92,23 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.quiet();
+    await this.reconciling;
+    await this.halting;
+    await this.flush();
+  }
+
+  /** No more polls, heartbeats, exit events or health checks. */
+  private quiet(): void {
     this.running = false;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.unwatch?.();
     for (const m of this.monitors.values()) m.stop();
     this.monitors.clear();
-    await this.reconciling;
-    await this.flush();
   }
 
   private report(r: Report): void {
+    r = fitReport(r);
     this.reports.push(r);
     // Our copy follows what we report: a manager answers "unchanged" to a poll until an assignment
     // changes, and a copy still saying "assigned" would have us report "running" again every poll.
@@ -90,24 +127,46 @@ export class Agent {
     return this.flushing ? this.beat() : this.flush();
   }
 
-  /** Sends the heartbeat with every report gathered since the last one (unless one is on its way). */
+  /** Sends the heartbeat with the reports gathered since the last one (unless one is on its way). */
   async flush(): Promise<void> {
-    if (this.flushing) return;
+    if (this.flushing || this.halted) return;
     this.flushing = true;
-    const batch = this.reports;
-    this.reports = [];
+    // At most one heartbeat's worth: the rest go with the next ones.
+    const batch = this.reports.splice(0, batchSize(this.reports));
     try {
-      const res = await this.client.heartbeat(this.nodeId, { usage: this.usage.latest, reports: batch });
-      this.client.setManagers(res.managers);
+      await this.send(batch);
       if (!this.connected) this.opts.log('reconnected to the managers');
       this.connected = true;
     } catch (err) {
+      if (this.halt(err)) return;
       // Not lost: sent again with the next heartbeat (reports only move tasks forward).
       this.reports = batch.concat(this.reports);
       if (this.connected) this.opts.log(`heartbeat failed: ${(err as Error).message}`);
       this.connected = false;
     } finally {
       this.flushing = false;
+    }
+  }
+
+  /**
+   * One heartbeat with `batch`. A batch the managers refuse (400: its content) is split in halves
+   * sent apart, so that only the reports refused on their own are dropped, with a log line, and never
+   * sent again: re-sending a refused batch forever kept every later report out, and the node's
+   * heartbeats failing made it down. Any other failure throws (the caller keeps the batch).
+   */
+  private async send(batch: Report[]): Promise<void> {
+    try {
+      const res = await this.client.heartbeat(this.nodeId, { usage: fitUsage(this.usage.latest), reports: batch }, this.opts.session);
+      this.client.setManagers(res.managers);
+    } catch (err) {
+      if (!refused(err) || batch.length === 0) throw err;
+      if (batch.length === 1) {
+        this.opts.log(`dropped the report of task ${batch[0].taskId} (${batch[0].state}): the managers refused it: ${err.message} (${err.code})`);
+        return;
+      }
+      const half = Math.ceil(batch.length / 2);
+      await this.send(batch.slice(0, half));
+      await this.send(batch.slice(half));
     }
   }
 
@@ -122,18 +181,51 @@ export class Agent {
     if (this.beating) return;
     this.beating = true;
     try {
-      await this.client.heartbeat(this.nodeId, { usage: this.usage.latest, reports: [] });
-    } catch {
-      // The next one, or the pending flush, will tell.
+      await this.client.heartbeat(this.nodeId, { usage: fitUsage(this.usage.latest), reports: [] }, this.opts.session);
+    } catch (err) {
+      // Unless it ends this agent, the next one, or the pending flush, will tell.
+      this.halt(err);
     } finally {
       this.beating = false;
     }
   }
 
+  /**
+   * Ends the agent if `err` says the managers will not have it (see fatalOf); true if so. A removed
+   * node's containers are stopped and removed (they would run unsupervised, their tasks already
+   * replaced elsewhere). A replaced agent leaves them: they are the node's, and the agent that
+   * runs the node now adopts them.
+   */
+  private halt(err: unknown): boolean {
+    const f = this.halted ?? fatalOf(err);
+    if (!f) return false;
+    if (this.halted) return true;
+    this.halted = f;
+    this.quiet();
+    this.halting = (async () => {
+      await this.reconciling.catch(() => undefined);
+      if (f.kind === 'revoked') await this.removeAll();
+      this.opts.onFatal?.(f);
+    })();
+    return true;
+  }
+
+  /** Stops and removes every container of this node. */
+  private async removeAll(): Promise<void> {
+    let cs: RuntimeContainer[] = [];
+    try {
+      cs = await this.runtime.list();
+    } catch (err) {
+      this.opts.log(`could not list this node's containers to remove them: ${(err as Error).message}`);
+    }
+    await Promise.all(cs.map((c) => this.removeContainer(c.containerId)));
+    if (cs.length) this.opts.log(`removed this node's ${cs.length} container(s)`);
+  }
+
   private async pollLoop(): Promise<void> {
     while (this.running) {
       try {
-        const a = await this.client.assignments(this.nodeId, this.version, this.opts.pollMs ?? 3000);
+        const a = await this.client.assignments(this.nodeId, this.version, this.opts.pollMs ?? 3000, this.opts.session);
         if (a.term < this.term) continue; // an answer from a deposed leader
         this.term = a.term;
         this.version = a.version;
@@ -141,6 +233,7 @@ export class Agent {
         this.reconciling = this.reconcile();
         await this.reconciling;
       } catch (err) {
+        if (this.halt(err)) return;
         if (this.running) this.opts.log(`assignments: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -163,7 +256,9 @@ export class Agent {
         continue;
       }
       if (!c) {
-        if (t.state === 'assigned' && !this.started.has(t.id)) work.push(this.startTask(t));
+        // Not awaited: a start waiting on a slow or hanging image pull must not hold back the other
+        // tasks' starts and stops, nor the next assignments (startTask reports and flushes itself).
+        if (t.state === 'assigned' && !this.started.has(t.id)) void this.startTask(t);
         else if ((t.state === 'starting' || t.state === 'running') && !this.started.has(t.id)) {
           this.report({ taskId: t.id, state: 'failed', error: 'the container is gone (removed outside orch?)' });
         }
@@ -203,6 +298,7 @@ export class Agent {
     } catch (err) {
       this.report({ taskId: t.id, state: 'failed', error: (err as Error).message });
     }
+    void this.flush();
   }
 
   /** Starts the task's health check, if its service has one and none runs yet. */

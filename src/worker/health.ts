@@ -2,11 +2,12 @@
 // 2xx or 3xx is healthy), a TCP connect, or a command run inside the container (exit 0 is healthy).
 // As in Docker, failures during the start period do not count, the first success marks the task
 // healthy, and `retries` failures in a row mark it unhealthy; the agent then stops the container
-// and reports the task failed with the last probe's reason, so the restart policy applies.
+// and reports the task failed with the last probe's reason, so the restart policy applies. A probe
+// that could not reach the Docker engine (dockerd restarting) counts neither way.
 import { connect } from 'node:net';
 import { request } from 'undici';
 import type { ServiceSpec } from '../spec/index.js';
-import type { Runtime } from './runtime/runtime.js';
+import { EngineUnreachable, type Runtime } from './runtime/runtime.js';
 
 export type HealthCheck = NonNullable<ServiceSpec['healthCheck']>;
 
@@ -84,6 +85,11 @@ export class HealthMonitor {
     try {
       why = await probe(this.runtime, this.containerId, this.check);
     } catch (err) {
+      if (err instanceof EngineUnreachable) {
+        // dockerd restarting says nothing about the container: this round does not count.
+        this.schedule(this.check.intervalMs);
+        return;
+      }
       why = (err as Error).message;
     }
     if (this.stopped) return;

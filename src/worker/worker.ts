@@ -1,13 +1,15 @@
 // The worker process: join the cluster through any manager, then run the agent.
 import { hostname } from 'node:os';
 import { OrchClient } from '../client/client.js';
-import { Agent } from './agent.js';
+import { Agent, fatalOf, type Fatal } from './agent.js';
 import { measureCapacity, UsageSampler } from './resources.js';
 import { DockerRuntime, dockerFromHost } from './runtime/docker.js';
 import { SimRuntime } from './runtime/sim.js';
 import { WorkerStore } from './store.js';
 import { startLogsServer } from './logs-server.js';
 import { NO_SERVER_ADDRESS, parseAddress } from '../manager/address.js';
+import { newSession, registerNode } from './register.js';
+import { ownerLabels, removeOldIdentities } from './old-identity.js';
 
 export interface WorkerOptions {
   join: string[];
@@ -27,17 +29,34 @@ export interface WorkerOptions {
   insecure?: boolean;
   /** The worker join token, needed on a TLS cluster's first start only. */
   token?: string;
+  /** An image pull that makes no progress for this long is given up (default 2 minutes). */
+  pullTimeoutMs?: number;
 }
 
 export interface Worker {
   id: string;
   stop(): Promise<void>;
+  /**
+   * Resolves, with one line saying why, when the managers ended this worker: its node was removed
+   * (its containers are removed by then) or another agent runs it. The caller should stop() and exit.
+   */
+  ended: Promise<string>;
+}
+
+/** The line a worker ends with when the managers will not have it any more. */
+function endLine(nodeId: string, f: Fatal): string {
+  return f.kind === 'revoked'
+    ? `node ${nodeId} was removed from the cluster: its containers were stopped and removed, and this worker exits (to join again, wipe its data dir and start it with a token) [${f.message}]`
+    : `node ${nodeId} is run by another agent now (a copy of this data dir?): this worker exits and leaves its containers to that agent [${f.message}]`;
 }
 
 export async function startWorker(o: WorkerOptions): Promise<Worker> {
   const log = o.log ?? ((m: string) => console.log(`${new Date().toISOString()} worker ${o.name}: ${m}`));
   const store = await WorkerStore.open(o.dataDir);
   const stops: (() => Promise<void>)[] = [];
+  let end: (line: string) => void = () => undefined;
+  const ended = new Promise<string>((resolve) => (end = resolve));
+  const session = newSession();
   try {
     const known = await store.managers();
     const join = [...new Set([...o.join, ...known])];
@@ -53,9 +72,9 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
         const identity = await store.identity(name, n === 1 ? 'identity' : `identity-${k + 1}`);
         const tls = o.insecure ? null : await (await import('./tls.js')).workerTls({ dataDir: n === 1 ? o.dataDir : `${o.dataDir}/node-${k + 1}`, nodeId: identity.id, join, token: o.token, log });
         const client = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.connector({ role: 'manager' }) });
-        const reg = await client.registerNode({ id: identity.id, name, address: NO_SERVER_ADDRESS, labels: o.labels ?? {}, capacity: o.simCapacity ?? { cpu: 4, memory: 8 * 2 ** 30, disk: 100 * 2 ** 30 } });
+        const reg = await registerNode(client, { id: identity.id, name, address: NO_SERVER_ADDRESS, labels: o.labels ?? {}, capacity: o.simCapacity ?? { cpu: 4, memory: 8 * 2 ** 30, disk: 100 * 2 ** 30 } }, session, log);
         client.setManagers(reg.managers);
-        const agent = new Agent(client, new SimRuntime(), identity.id, usage, { heartbeatMs: o.heartbeatMs ?? 1000, log: (m) => log(`${name}: ${m}`) });
+        const agent = new Agent(client, new SimRuntime(), identity.id, usage, { heartbeatMs: o.heartbeatMs ?? 1000, log: (m) => log(`${name}: ${m}`), session, onFatal: (f) => end(endLine(identity.id, f)) });
         await agent.start();
         const stopRenewal = tls ? (await import('./tls.js')).startWorkerRenewal(n === 1 ? o.dataDir : `${o.dataDir}/node-${k + 1}`, tls, client, log) : () => undefined;
         stops.push(async () => {
@@ -66,7 +85,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
         ids.push(identity.id);
       }
       log(`${n} simulated node(s) joined`);
-      return { id: ids[0], stop: () => stopAll(stops, store) };
+      return { id: ids[0], stop: () => stopAll(stops, store), ended };
     }
     const identity = await store.identity(o.name);
     const tls = o.insecure ? null : await (await import('./tls.js')).workerTls({ dataDir: o.dataDir, nodeId: identity.id, join, token: o.token, log });
@@ -87,14 +106,27 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     const logs = await startLogsServer(docker, identity.id, listen, tls);
     stops.push(() => logs.app.close());
     const address = o.advertise ?? (listen.host === '0.0.0.0' ? `${hostname()}:${logs.address.split(':').pop()}` : logs.address);
-    const reg = await client.registerNode({ id: identity.id, name: identity.name, address, labels: o.labels ?? {}, capacity });
+    const runtime = new DockerRuntime(docker, identity.id, 10, { pullTimeoutMs: o.pullTimeoutMs, log, labels: ownerLabels(identity.name, o.dataDir) });
+    let reg;
+    try {
+      reg = await registerNode(client, { id: identity.id, name: identity.name, address, labels: o.labels ?? {}, capacity }, session, log);
+    } catch (err) {
+      // Removed while this worker was stopped: what it left running goes, as it would have gone.
+      const f = fatalOf(err);
+      if (f?.kind !== 'revoked') throw err;
+      const left = await runtime.list().catch(() => []);
+      await Promise.all(left.map((c) => runtime.remove(c.containerId).catch(() => undefined)));
+      throw new Error(endLine(identity.id, f));
+    }
     client.setManagers(reg.managers);
     await store.setManagers(reg.managers);
     log(`joined as node ${identity.id} (${capacity.cpu} cpus, ${Math.round(capacity.memory / 2 ** 20)} MiB); managers ${reg.managers.join(',')}`);
-    const agent = new Agent(client, new DockerRuntime(docker, identity.id), identity.id, usage, { heartbeatMs: o.heartbeatMs ?? 1000, log });
+    // Only now: the managers took this node and its name, so no live node holds that name.
+    await removeOldIdentities(docker, { nodeId: identity.id, name: identity.name, dataDir: o.dataDir, log });
+    const agent = new Agent(client, runtime, identity.id, usage, { heartbeatMs: o.heartbeatMs ?? 1000, log, session, onFatal: (f) => end(endLine(identity.id, f)) });
     await agent.start();
     stops.push(() => agent.stop());
-    return { id: identity.id, stop: () => stopAll(stops, store) };
+    return { id: identity.id, stop: () => stopAll(stops, store), ended };
   } catch (err) {
     await stopAll(stops, store);
     throw err;

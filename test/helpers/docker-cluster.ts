@@ -26,8 +26,11 @@ export async function until<T>(f: () => Promise<T | false | undefined | null>, m
 
 type Tap = { teardown(f: () => unknown): void };
 
-/** Starts 3 managers and `workers` workers (w1, w2, ...) on the engine; removes the service's containers at the end. */
-export async function dockerCluster(t: Tap, service: string, workers = 2) {
+/**
+ * Starts 3 managers and `workers` workers (w1, w2, ...) on the engine, each with `workerArgs` added
+ * to its command line; removes the service's containers at the end.
+ */
+export async function dockerCluster(t: Tap, service: string, workers = 2, workerArgs: string[] = []) {
   const { docker, host } = await dockerEngine();
   const c = await ProcessCluster.start({ managers: 3 });
   const client = c.client({ deadlineMs: 20_000 });
@@ -37,9 +40,10 @@ export async function dockerCluster(t: Tap, service: string, workers = 2) {
     // Only what this test started: containers of its service.
     for (const x of await docker.listContainers({ all: true, filters: { label: [`orch.service=${service}`] } })) await docker.getContainer(x.Id).remove({ force: true });
   });
-  await c.waitForLeader();
-  for (let k = 1; k <= workers; k++) c.startWorker(`w${k}`, host);
-  await until(async () => (await client.nodes()).filter((n) => n.status === 'ready').length === workers);
+  // Generous: on a loaded shared machine a manager process alone can take 10 s to start.
+  await c.waitForLeader(60_000);
+  for (let k = 1; k <= workers; k++) c.startWorker(`w${k}`, host, 1000, workerArgs);
+  await until(async () => (await client.nodes()).filter((n) => n.status === 'ready').length === workers, 60_000);
   return { docker, host, c, client };
 }
 

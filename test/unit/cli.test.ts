@@ -38,6 +38,17 @@ t.test('orch manager: a bad --heap-trim-mib is named', async (t) => {
   t.match(err!.stderr, /--heap-trim-mib: expected an integer >= 0, got "-5"/);
 });
 
+t.test('orch worker: a bad --pull-timeout is named before anything starts', async (t) => {
+  for (const bad of ['soon', '0', '0s']) {
+    const err = await exec(process.execPath, [bin, 'worker', '--join', '127.0.0.1:1', '--name', 'w', '--data-dir', '/nonexistent/orch-test', '--insecure', '--pull-timeout', bad]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    t.ok(err, `--pull-timeout ${bad}: exits non-zero`);
+    t.match(err!.stderr, `--pull-timeout: expected a duration above 0 like 30s or 2m, got "${bad}"`);
+  }
+});
+
 t.test('the CLI starts without the spec parser or the table printer: only `orch start` and tables load them', async (t) => {
   // Loading them took about 150 of the 235 ms of imports before any command ran (`orch run --wait`
   // paid it too). A child process, so that nothing this test file imported counts.

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { normalizeSpec, parseSpecText, SpecError, canonicalSpec } from '../../src/spec/index.js';
+import { normalizeSpec, parseSpecText, SpecError, canonicalSpec, upgradeSpec, DEFAULT_PIDS_LIMIT, type ServiceSpec } from '../../src/spec/index.js';
 import { parseBytes, parseCpu, parseDuration } from '../../src/spec/units.js';
 
 function issues(input: unknown): string {
@@ -48,7 +48,7 @@ constraints: ["node.labels.zone == a"]
 placement: spread
 `;
   const spec = normalizeSpec(parseSpecText(yaml));
-  t.same(spec.resources, { cpu: 0.5, memory: 64 * 2 ** 20, disk: 100 * 2 ** 20 });
+  t.same(spec.resources, { cpu: 0.5, memory: 64 * 2 ** 20, disk: 100 * 2 ** 20, pids: 1024 }, 'a pids limit even when none is written');
   t.same(spec.restart, { policy: 'on-failure', maxAttempts: 3, delayMs: 1000 });
   t.same(spec.healthCheck?.http, { port: 18080, path: '/' });
   t.equal(spec.healthCheck?.intervalMs, 5000);
@@ -71,6 +71,11 @@ t.test('refusals name the field and say what was expected', async (t) => {
   t.match(issues({ ...base, name: 'Web_1' }), /^name: expected lower-case letters/);
   t.equal(issues({ ...base, resources: { memory: 'lots' } }), 'resources.memory: expected a size like 64MiB, 1.5GiB or a number of bytes, got "lots"');
   t.equal(issues({ ...base, resources: { gpu: 1 } }), 'resources.gpu: unknown field');
+  const pids = "resources.pids: expected an integer from 2 (the container's init and its command) to 4194304";
+  t.equal(issues({ ...base, resources: { pids: 1 } }), `${pids}, got 1`);
+  t.equal(issues({ ...base, resources: { pids: 0 } }), `${pids}, got 0`, 'no way to ask for no limit');
+  t.equal(issues({ ...base, resources: { pids: 5_000_000 } }), `${pids}, got 5000000`);
+  t.equal(issues({ ...base, resources: { pids: 'many' } }), `${pids}, got "many"`);
   t.equal(issues({ ...base, network: 'overlay' }), 'network: expected one of host, bridge, none, got "overlay"');
   t.equal(issues({ ...base, ports: [{ container: 70000 }] }), 'ports[0].container: expected an integer from 1 to 65535, got 70000');
   t.equal(issues({ ...base, network: 'none', ports: [{ container: 80 }] }), 'ports: a service with network none cannot publish ports');
@@ -87,4 +92,16 @@ t.test('text that is not JSON or YAML is refused with its reason', async (t) => 
   t.throws(() => parseSpecText('{"name": '), /not valid JSON/);
   t.throws(() => parseSpecText('name: [unclosed'), /not valid YAML/);
   t.throws(() => parseSpecText('name: a\nname: b'), /not valid YAML/);
+});
+
+t.test('resources.pids: the default, a chosen limit, and specs stored before the field existed', async (t) => {
+  const base = { name: 'web', image: 'orch/busybox:latest' };
+  t.equal(DEFAULT_PIDS_LIMIT, 1024);
+  t.equal(normalizeSpec(base).resources.pids, DEFAULT_PIDS_LIMIT);
+  t.equal(normalizeSpec({ ...base, resources: { pids: 64 } }).resources.pids, 64);
+  const current = normalizeSpec(base);
+  const { pids: _, ...older } = current.resources;
+  const stored = { ...current, resources: older } as unknown as ServiceSpec;
+  t.equal(canonicalSpec(upgradeSpec(stored)), canonicalSpec(current), 'an older stored spec upgrades to the default limit, unchanged otherwise');
+  t.equal(upgradeSpec(normalizeSpec({ ...base, resources: { pids: 64 } })).resources.pids, 64, 'an upgrade keeps a chosen limit');
 });

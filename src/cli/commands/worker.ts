@@ -22,11 +22,14 @@ export function workerCommand(program: Command): void {
     .option('--insecure', 'the cluster runs with --insecure: plain HTTP, no certificate')
     .option('--listen <addr>', 'host:port to serve container logs on (default 127.0.0.1, a free port)')
     .option('--advertise <addr>', 'the address managers can reach this node at')
-    .action(async (o: { token?: string; tokenFile?: string; insecure?: boolean; join: string; name: string; dataDir: string; labels: string; dockerHost?: string; heartbeatMs: number; listen?: string; advertise?: string; runtime: string; simNodes: number; simCpu: number; simMemory: string }) => {
+    .option('--pull-timeout <duration>', 'give up an image pull that makes no progress for this long (the task fails; the next one tries again)', '2m')
+    .action(async (o: { token?: string; tokenFile?: string; insecure?: boolean; join: string; name: string; dataDir: string; labels: string; dockerHost?: string; heartbeatMs: number; listen?: string; advertise?: string; runtime: string; simNodes: number; simCpu: number; simMemory: string; pullTimeout: string }) => {
       if (o.runtime !== 'docker' && o.runtime !== 'sim') throw new Error(`--runtime: expected docker or sim, got ${JSON.stringify(o.runtime)}`);
-      const { parseBytes } = await import('../../spec/units.js');
+      const { parseBytes, parseDuration } = await import('../../spec/units.js');
       const simMemory = parseBytes(o.simMemory);
       if (simMemory === null) throw new Error(`--sim-memory: expected a size like 8GiB, got ${JSON.stringify(o.simMemory)}`);
+      const pullTimeoutMs = parseDuration(o.pullTimeout);
+      if (!pullTimeoutMs) throw new Error(`--pull-timeout: expected a duration above 0 like 30s or 2m, got ${JSON.stringify(o.pullTimeout)}`);
       const join = o.join.split(',').map((s) => s.trim()).filter(Boolean);
       for (const a of join) parseAddress('--join', a);
       const labels: Record<string, string> = {};
@@ -36,11 +39,14 @@ export function workerCommand(program: Command): void {
         labels[kv.slice(0, k)] = kv.slice(k + 1);
       }
       const { startWorker } = await import('../../worker/worker.js');
-      const w = await startWorker({ insecure: o.insecure, token: joinTokenOf(o), join, name: o.name, dataDir: o.dataDir, labels, dockerHost: o.dockerHost, heartbeatMs: o.heartbeatMs, listen: o.listen, advertise: o.advertise, runtime: o.runtime, simNodes: o.simNodes, simCapacity: { cpu: o.simCpu, memory: simMemory, disk: 100 * 2 ** 30 } });
-      await new Promise<void>((resolve) => {
-        const onSignal = () => void w.stop().then(resolve, resolve);
+      const w = await startWorker({ insecure: o.insecure, token: joinTokenOf(o), join, name: o.name, dataDir: o.dataDir, labels, dockerHost: o.dockerHost, heartbeatMs: o.heartbeatMs, listen: o.listen, advertise: o.advertise, runtime: o.runtime, simNodes: o.simNodes, simCapacity: { cpu: o.simCpu, memory: simMemory, disk: 100 * 2 ** 30 }, pullTimeoutMs });
+      const why = await new Promise<string | null>((resolve) => {
+        const onSignal = () => void w.stop().then(() => resolve(null), () => resolve(null));
         process.once('SIGTERM', onSignal);
         process.once('SIGINT', onSignal);
+        // Removed from the cluster, or replaced by another agent: exit non-zero with that line.
+        void w.ended.then((line) => w.stop().then(() => resolve(line), () => resolve(line)));
       });
+      if (why) throw new Error(why);
     });
 }

@@ -74,7 +74,13 @@ export const securityRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async
       }
       if (!/^[a-f0-9]{12}$/.test(name)) throw new ApiError(400, 'bad-node-id', `a worker joins with its 12-hex-digit node id, not ${JSON.stringify(name.slice(0, 40))}`);
       if (ctx.state.cluster.removedNodes.has(name)) throw new ApiError(403, 'revoked', `node ${name} was removed from the cluster; wipe its data dir to join as a new node`);
-      if (ctx.state.cluster.nodes.get(name)?.status === 'ready') throw new ApiError(409, 'node-id-in-use', `node ${name} is in the cluster and alive; a node joins only once (its certificate is in its data dir)`);
+      // Any node of the cluster, down or not: a node joins once, and its certificate stays in its
+      // data dir. Signing another one for an existing id would hand that node's identity (its tasks,
+      // its reports) to whoever holds the worker token; a down node may be rebooting.
+      const existing = ctx.state.cluster.nodes.get(name);
+      if (existing) {
+        throw new ApiError(409, 'node-id-in-use', `node ${name} (${existing.name}, ${existing.status}) is already in the cluster; a node joins only once (its certificate is in its data dir). To join this machine as a new node, wipe its data dir: it then joins under a new id`);
+      }
       const certPem = await sign(sec, req.body.csr, { cn: name, role });
       req.log.info(`worker ${name} joined with a worker token`);
       return { certPem, caPem: secrets.ca.certPem, clusterId: sec.tls.material.clusterId };

@@ -10,7 +10,10 @@ import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';
 import { untilState } from './state-wait.js';
 import { isNodeAddress } from '../address.js';
+import { NodeSessions } from '../sessions.js';
 
+/** The agent's session (see ../sessions.ts): in the query, which a follower forwards with the path. */
+const session = { type: 'string', pattern: '^[a-f0-9]{32}$' } as const;
 const nodeParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[a-f0-9]{12}$' } }, required: ['id'] } as const;
 const capacity = {
   type: 'object',
@@ -18,6 +21,8 @@ const capacity = {
   required: ['cpu', 'memory', 'disk'],
   additionalProperties: false,
 } as const;
+/** What one heartbeat may carry; workers cut their reports to these (src/worker/report-limits.ts). */
+export const HEARTBEAT_LIMITS = { error: 4096, reports: 10_000 } as const;
 const report = {
   type: 'object',
   properties: {
@@ -25,7 +30,7 @@ const report = {
     state: { type: 'string', enum: ['starting', 'running', 'complete', 'failed', 'shutdown'] },
     containerId: { anyOf: [{ type: 'string', pattern: '^[a-f0-9]{12,64}$' }, { type: 'null' }] },
     exitCode: { type: ['integer', 'null'] },
-    error: { type: ['string', 'null'], maxLength: 4096 },
+    error: { type: ['string', 'null'], maxLength: HEARTBEAT_LIMITS.error },
     health: { type: 'string', enum: ['starting', 'healthy', 'unhealthy'] },
   },
   required: ['taskId', 'state'],
@@ -40,6 +45,26 @@ export interface WorkerRoutesOptions {
 }
 
 export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app, { ctx, liveness, faults }) => {
+  // A silent holder gives way one heartbeat before its node would be declared down.
+  const sessions = new NodeSessions(Math.max(1, liveness.missed - 1) * liveness.heartbeatMs);
+  /**
+   * A removed node is told so. The certificate check (auth.ts) says it first on a TLS cluster; this
+   * says it on an --insecure one too, so that its worker stops its containers there as well.
+   */
+  const refuseRemoved = (id: string) => {
+    if (ctx.state.cluster.removedNodes.has(id)) throw new ApiError(403, 'revoked', `node ${id} was removed from the cluster; join again as a new node (with a new data dir)`);
+  };
+  /** Refuses a request of another agent than the one that runs node `id` (see ../sessions.ts). */
+  const claim = (id: string, s: string | undefined) => {
+    const no = sessions.claim(id, s, ctx.node.term(), Date.now());
+    if (!no) return;
+    throw new ApiError(
+      409,
+      'node-session-taken',
+      `node ${id} is run by another agent, heard from ${no.heardMsAgo} ms ago: two agents with one identity (a copy of a worker's data dir?) cannot both run it, and this one is refused`,
+      { ...no, staleMs: sessions.staleMs },
+    );
+  };
   if (faults) {
     app.addHook('preHandler', async (req) => {
       const id = (req.params as { id?: string }).id ?? (req.body as { id?: string } | undefined)?.id;
@@ -47,10 +72,11 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     });
   }
 
-  app.post<{ Body: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }>(
+  app.post<{ Querystring: { session?: string }; Body: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }>(
     '/v1/nodes/register',
     {
       schema: {
+        querystring: { type: 'object', properties: { session }, additionalProperties: false },
         body: {
           type: 'object',
           properties: {
@@ -67,25 +93,28 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
+      refuseRemoved(req.body.id);
       if (!isNodeAddress(req.body.address)) throw new ApiError(400, 'bad-address', `body.address: expected this node's host:port (e.g. 10.0.0.5:7100), got ${JSON.stringify(String(req.body.address).slice(0, 80))}`);
       const sameName = [...ctx.state.cluster.nodes.values()].find((n) => n.name === req.body.name && n.id !== req.body.id);
       if (sameName) throw new ApiError(409, 'name-taken', `a node named ${req.body.name} already exists (id ${sameName.id}); choose another --name or reuse its data dir`);
+      claim(req.body.id, req.query.session);
       await propose(ctx, req, { op: 'node.register', ts: Date.now(), node: req.body });
       liveness.seen(req.body.id, null);
       return { id: req.body.id, managers: [...ctx.addresses.values()], term: ctx.node.term() };
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { usage?: { cpu: number; memory: number; load: number }; reports?: TaskReport[] } }>(
+  app.post<{ Params: { id: string }; Querystring: { session?: string }; Body: { usage?: { cpu: number; memory: number; load: number }; reports?: TaskReport[] } }>(
     '/v1/nodes/:id/heartbeat',
     {
       schema: {
         params: nodeParams,
+        querystring: { type: 'object', properties: { session }, additionalProperties: false },
         body: {
           type: 'object',
           properties: {
             usage: { type: 'object', properties: { cpu: { type: 'number' }, memory: { type: 'number' }, load: { type: 'number' } }, required: ['cpu', 'memory', 'load'], additionalProperties: false },
-            reports: { type: 'array', items: report, maxItems: 10_000 },
+            reports: { type: 'array', items: report, maxItems: HEARTBEAT_LIMITS.reports },
           },
           additionalProperties: false,
         },
@@ -93,8 +122,10 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
+      refuseRemoved(req.params.id);
       const n = ctx.state.cluster.nodes.get(req.params.id);
       if (!n) throw new ApiError(404, 'unknown-node', `node ${req.params.id} is not registered; register first`);
+      claim(n.id, req.query.session);
       liveness.seen(n.id, req.body.usage ?? null);
       const reports = req.body.reports ?? [];
       if (reports.length > 0) {
@@ -105,14 +136,14 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { since?: number; wait?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: { since?: number; wait?: number; session?: string } }>(
     '/v1/nodes/:id/assignments',
     {
       schema: {
         params: nodeParams,
         querystring: {
           type: 'object',
-          properties: { since: { type: 'integer', minimum: -1 }, wait: { type: 'integer', minimum: 0, maximum: 30_000 } },
+          properties: { since: { type: 'integer', minimum: -1 }, wait: { type: 'integer', minimum: 0, maximum: 30_000 }, session },
           additionalProperties: false,
         },
       },
@@ -120,7 +151,9 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       const id = req.params.id;
+      refuseRemoved(id);
       if (!ctx.state.cluster.nodes.has(id)) throw new ApiError(404, 'unknown-node', `node ${id} is not registered; register first`);
+      claim(id, req.query.session);
       const since = req.query.since ?? -1;
       // Until the node's assignments change (or this manager stops leading).
       await untilState(ctx, () => (ctx.state.cluster.assignVersion.get(id) ?? 0) !== since || !ctx.node.isLeader(), req.query.wait ?? 0, req.raw);

@@ -1,9 +1,14 @@
 // The Docker runtime (dockerode): one container per task, labelled so that a restarted worker can
-// find its containers again, with Init (a fast, clean stop), the task's cpu and memory limits, env,
-// command, network mode and port bindings. Exits come from Docker's event stream.
+// find its containers again, with Init (a fast, clean stop), no-new-privileges, a pids limit, the
+// task's cpu and memory limits, env, command, network mode and port bindings. Images come through
+// ImagePuller (a pull timeout, no cached failures); exits from Docker's event stream (docker-events.ts,
+// which reconnects when dockerd restarts).
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import type { Runtime, RuntimeContainer, TaskToRun } from './runtime.js';
+import { watchExits } from './docker-events.js';
+import { reason, statusCode, unreachable } from './docker-errors.js';
+import { DEFAULT_PULL_TIMEOUT_MS, ImagePuller } from './image-pull.js';
+import { EngineUnreachable, type Runtime, type RuntimeContainer, type TaskToRun } from './runtime.js';
 
 export function dockerFromHost(host: string | undefined): Docker {
   if (!host) return new Docker();
@@ -12,27 +17,29 @@ export function dockerFromHost(host: string | undefined): Docker {
   return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: u.protocol === 'https:' ? 'https' : 'http' });
 }
 
-function statusCode(err: unknown): number | undefined {
-  return (err as { statusCode?: number }).statusCode;
-}
-
-function reason(err: unknown): string {
-  const e = err as { json?: { message?: string }; message?: string };
-  return (e.json?.message ?? e.message ?? String(err)).trim();
+export interface DockerRuntimeOptions {
+  /** A pull that makes no progress for this long is given up (the task fails, saying so). */
+  pullTimeoutMs?: number;
+  /** Where the runtime says that it lost or found again the engine's events. */
+  log?: (msg: string) => void;
+  /** More labels for every container, e.g. those that tie it to this worker's data dir (see old-identity.ts). */
+  labels?: Record<string, string>;
 }
 
 export class DockerRuntime implements Runtime {
   readonly checksHealth = true;
   /** Where each running container's ports are reached (an address does not change while it runs). */
   private readonly hosts = new Map<string, { ip: string | null; bindings: Record<string, { HostPort: string }[] | null> }>();
-  /** Images a pull was already tried for: a missing image is looked for once, not in a storm. */
-  private readonly pullFailed = new Map<string, string>();
+  private readonly images: ImagePuller;
 
   constructor(
     private readonly docker: Docker,
     private readonly nodeId: string,
     private readonly stopGraceSec = 10,
-  ) {}
+    private readonly opts: DockerRuntimeOptions = {},
+  ) {
+    this.images = new ImagePuller(docker, opts.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS);
+  }
 
   async list(): Promise<RuntimeContainer[]> {
     const cs = await this.docker.listContainers({ all: true, filters: { label: [`orch.node=${this.nodeId}`] } });
@@ -44,27 +51,9 @@ export class DockerRuntime implements Runtime {
     }));
   }
 
-  private async ensureImage(image: string): Promise<void> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return;
-    } catch (err) {
-      if (statusCode(err) !== 404) throw err;
-    }
-    const failed = this.pullFailed.get(image);
-    if (failed) throw new Error(`image ${image} not found locally and could not be pulled: ${failed}`);
-    try {
-      const stream = await this.docker.pull(image);
-      await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())));
-    } catch (err) {
-      this.pullFailed.set(image, reason(err));
-      throw new Error(`image ${image} not found locally and could not be pulled: ${reason(err)}`);
-    }
-  }
-
   async start(task: TaskToRun): Promise<string> {
     const s = task.spec;
-    await this.ensureImage(s.image);
+    await this.images.ensure(s.image);
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostPort: string }[]> = {};
     for (const p of s.ports) {
@@ -76,10 +65,14 @@ export class DockerRuntime implements Runtime {
       Image: s.image,
       ...(s.command.length ? { Cmd: s.command } : {}),
       Env: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
-      Labels: { 'orch.task': task.id, 'orch.service': task.serviceName, 'orch.slot': String(task.slot), 'orch.node': this.nodeId },
+      Labels: { ...this.opts.labels, 'orch.task': task.id, 'orch.service': task.serviceName, 'orch.slot': String(task.slot), 'orch.node': this.nodeId },
       ExposedPorts: exposed,
       HostConfig: {
         Init: true,
+        // No setuid binary or file capability gives a process more than its parent had.
+        SecurityOpt: ['no-new-privileges'],
+        // A fork bomb stops at the limit instead of taking the node's pids.
+        PidsLimit: s.resources.pids,
         NetworkMode: s.network,
         ...(s.resources.memory > 0 ? { Memory: s.resources.memory } : {}),
         ...(s.resources.cpu > 0 ? { NanoCpus: Math.round(s.resources.cpu * 1e9) } : {}),
@@ -114,10 +107,20 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  /** Runs f, turning "the engine is not there" into EngineUnreachable. */
+  private async reach<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      if (unreachable(err)) throw new EngineUnreachable(`the Docker engine cannot be reached: ${reason(err)}`);
+      throw err;
+    }
+  }
+
   async endpoint(containerId: string, port: number): Promise<{ host: string; port: number } | null> {
     let h = this.hosts.get(containerId);
     if (!h) {
-      const info = await this.docker.getContainer(containerId).inspect();
+      const info = await this.reach(() => this.docker.getContainer(containerId).inspect());
       const nets = Object.values(info.NetworkSettings.Networks ?? {});
       const ip = info.HostConfig.NetworkMode === 'host' ? '127.0.0.1' : nets.find((n) => n.IPAddress)?.IPAddress || null;
       h = { ip, bindings: (info.NetworkSettings.Ports ?? {}) as Record<string, { HostPort: string }[] | null> };
@@ -131,8 +134,8 @@ export class DockerRuntime implements Runtime {
   }
 
   async exec(containerId: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
-    const ex = await this.docker.getContainer(containerId).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
-    const stream = await ex.start({ hijack: true, stdin: false });
+    const ex = await this.reach(() => this.docker.getContainer(containerId).exec({ Cmd: command, AttachStdout: true, AttachStderr: true }));
+    const stream = await this.reach(() => ex.start({ hijack: true, stdin: false }));
     const out = new PassThrough();
     let output = '';
     out.on('data', (b: Buffer) => {
@@ -153,29 +156,12 @@ export class DockerRuntime implements Runtime {
       stream.destroy();
       return { exitCode: -1, output: `timed out after ${timeoutMs} ms` };
     }
-    const info = await ex.inspect();
+    // A stream cut short by a dying dockerd ends too: then this fails as unreachable.
+    const info = await this.reach(() => ex.inspect());
     return { exitCode: info.ExitCode ?? -1, output };
   }
 
-  async watch(onExit: (taskId: string, containerId: string, exitCode: number) => void): Promise<() => void> {
-    const stream = (await this.docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`orch.node=${this.nodeId}`] } })) as NodeJS.ReadableStream & { destroy?: () => void };
-    let buf = '';
-    stream.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      let k: number;
-      while ((k = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, k).trim();
-        buf = buf.slice(k + 1);
-        if (!line) continue;
-        try {
-          const ev = JSON.parse(line) as { id: string; Actor?: { Attributes?: Record<string, string> } };
-          const attrs = ev.Actor?.Attributes ?? {};
-          if (attrs['orch.task']) onExit(attrs['orch.task'], ev.id, Number(attrs.exitCode ?? -1));
-        } catch {
-          // A partial or foreign line: ignore.
-        }
-      }
-    });
-    return () => stream.destroy?.();
+  watch(onExit: (taskId: string, containerId: string, exitCode: number) => void): Promise<() => void> {
+    return watchExits(this.docker, this.nodeId, onExit, this.opts.log ?? (() => undefined));
   }
 }

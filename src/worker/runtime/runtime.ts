@@ -1,5 +1,11 @@
 import type { ServiceSpec } from '../../spec/index.js';
 
+/**
+ * The engine could not be reached (dockerd down or restarting): this says nothing about the
+ * container, so a health check does not count it as a failed probe.
+ */
+export class EngineUnreachable extends Error {}
+
 /** One container that orch started, as found on the engine. */
 export interface RuntimeContainer {
   containerId: string;
@@ -25,7 +31,10 @@ export interface Runtime {
   remove(containerId: string): Promise<void>;
   /** Where the worker reaches a port of a running container (for health checks); null if nowhere. */
   endpoint(containerId: string, port: number): Promise<{ host: string; port: number } | null>;
-  /** Runs a command inside a running container, giving up after timeoutMs (exit code -1). */
+  /**
+   * Runs a command inside a running container, giving up after timeoutMs (exit code -1). Like
+   * endpoint, rejects with EngineUnreachable when the engine cannot be reached.
+   */
   exec(containerId: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
   /** False for a runtime whose containers run nothing: their health is taken as good. */
   readonly checksHealth: boolean;
