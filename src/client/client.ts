@@ -73,6 +73,12 @@ export interface ClusterInfo {
   managers: ManagerInfo[];
 }
 
+/** GET /v1/cluster/settings: the cluster's policy, in the replicated state. */
+export interface ClusterSettings {
+  /** Whether specs may ask for privileged mode, extra capabilities or host paths. */
+  allowPrivileged: boolean;
+}
+
 export interface ServiceInfo {
   id: string;
   name: string;
@@ -378,6 +384,16 @@ export class OrchClient {
 
   cluster(): Promise<ClusterInfo> {
     return this.call('GET', '/v1/cluster');
+  }
+
+  /** The cluster's policy settings (replicated: the same whichever manager leads). */
+  clusterSettings(): Promise<ClusterSettings> {
+    return this.call('GET', '/v1/cluster/settings');
+  }
+
+  /** Changes the cluster's policy settings (an admin token). */
+  updateClusterSettings(patch: Partial<ClusterSettings>, idempotencyKey?: string): Promise<ClusterSettings> {
+    return this.call('PATCH', '/v1/cluster/settings', patch, idempotencyKey);
   }
 
   /** Adds a manager at `address` as a learner; the leader promotes it once it has caught up. */

@@ -32,7 +32,10 @@ export interface ManagerContext {
   /** Manager id -> its host:port. */
   addresses: ReadonlyMap<NodeId, string>;
   self: NodeId;
-  /** Whether specs may ask for privileged mode, extra capabilities or host paths. */
+  /**
+   * This manager's --allow-privileged: what the cluster's settings are seeded with by its first
+   * leader. The policy in force is the replicated one (api/settings.ts settingsOf).
+   */
   allowPrivileged?: boolean;
   /** A node's live usage from its heartbeats (known on the leader only). */
   security?: ManagerSecurity;

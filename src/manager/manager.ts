@@ -9,12 +9,14 @@ import { NetworkFaults } from '../raft/faults.js';
 import { chaosRoutes } from './api/chaos.js';
 import { parseAddress } from './address.js';
 import { clusterRoutes } from './api/cluster.js';
+import { settingsRoutes } from './api/settings.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
 import { installAuth } from './api/auth.js';
 import { DEFAULT_EVENT_LIMITS, eventRoutes } from './api/events.js';
 import { DEFAULT_WRITE_LIMITS, installWriteLimits } from './api/rate-limit.js';
 import { DEFAULT_SERVER_TIMEOUTS, timeoutOptions } from '../security/server-timeouts.js';
+import { installIdempotencyKeyCheck } from './api/idempotency.js';
 import { uiRoutes } from './api/ui.js';
 import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.js';
 import { securityRoutes } from './api/security.js';
@@ -124,6 +126,20 @@ function announceLeadership(ctx: ManagerContext, address: string): () => void {
 
 /** A node down for a day is removed from the state (its certificate with it): it joins again as a new node. */
 const DEFAULT_NODE_REMOVE_AFTER_MS = 86_400_000;
+
+/**
+ * The first leader of a cluster seeds its settings from its own flags (settings.init; later inits,
+ * from any manager's flags, are ignored): from then on the policy is the cluster's, whoever leads.
+ * The id is a manager's own, outside the namespace of clients' keys (see api/idempotency.ts).
+ */
+function seedSettings(ctx: ManagerContext, log: (m: string) => void): () => void {
+  return leaderDuty(
+    ctx,
+    200,
+    () => (ctx.state.settings.settings ? null : { op: 'settings.init', ts: Date.now(), settings: { allowPrivileged: ctx.allowPrivileged === true }, id: 'settings.init' }),
+    () => log(`the cluster's settings are in the replicated state: ${JSON.stringify(ctx.state.settings.settings)}`),
+  );
+}
 
 /** Certificates live 90 days, as Swarm's. */
 const DEFAULT_CERT_TTL_MS = 90 * 86_400_000;
@@ -387,6 +403,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   installErrorHandler(app);
   installValidation(app);
   installAuth(app, ctx);
+  installIdempotencyKeyCheck(app);
   metrics = new ManagerMetrics(ctx);
   installRequestTiming(app, metrics);
   await installWriteLimits(app, { perToken: o.rateLimitToken ?? DEFAULT_WRITE_LIMITS.perToken, perNode: o.rateLimitNode ?? DEFAULT_WRITE_LIMITS.perNode }, o.insecure === true);
@@ -413,6 +430,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   await app.register(eventRoutes, { ctx, stats: eventStats, limits: { maxSubscribers: o.maxEventSubscribers ?? DEFAULT_EVENT_LIMITS.maxSubscribers, maxBufferedBytes: o.eventBufferBytes ?? DEFAULT_EVENT_LIMITS.maxBufferedBytes } });
   await app.register(uiRoutes);
   await app.register(clusterRoutes, { ctx });
+  await app.register(settingsRoutes, { ctx });
   let removedHandled = false;
   const onRemoved = () => {
     if (removedHandled) return;
@@ -437,6 +455,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   reconciler.start();
   liveness.start();
   const stopAnnouncer = announceLeadership(ctx, self);
+  const stopSeeding = seedSettings(ctx, note);
   const stopPromoter = promoteCaughtUpLearners(ctx, (m) => app.log.info(m));
   const stopRemovalWatch = watchOwnRemoval(ctx, onRemoved);
   heapTrimmer = startHeapTrim(o.heapTrimMib ?? DEFAULT_HEAP_TRIM.minUsedBytes / 2 ** 20, node, metrics, app.log);
@@ -456,6 +475,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     liveness.stop();
     stopSecurity();
     stopAnnouncer();
+    stopSeeding();
     stopPromoter();
     stopRemovalWatch();
     heapTrimmer?.stop();

@@ -69,6 +69,9 @@ export class ManagerMetrics implements RaftObserver {
         for (const [status, v] of n) this.set({ status }, v);
       },
     });
+    // Bounded by the state machine (MAX_REMEMBERED, MAX_REMEMBERED_BYTES): a flood of fresh keys must not grow them.
+    new Gauge({ name: 'orch_idempotency_remembered_keys', help: 'Idempotency keys the state remembers (to answer retries)', registers: reg, collect() { this.set(ctx.state.rememberedKeys); } });
+    new Gauge({ name: 'orch_idempotency_remembered_bytes', help: 'Bytes the remembered idempotency keys count (keys and kept results)', registers: reg, collect() { this.set(ctx.state.rememberedBytes); } });
     new Gauge({ name: 'orch_services', help: 'Services in the state', registers: reg, collect() { this.set(ctx.state.cluster.services.size); } });
     collectDefaultMetrics({ register: this.registry, prefix: 'orch_process_' });
   }

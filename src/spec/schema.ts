@@ -47,7 +47,7 @@ export const SpecInputSchema = closed({
     }),
   ),
   healthCheck: Type.Optional(HealthCheckSchema),
-  // Powers over the host: refused unless the cluster allows them (orch manager --allow-privileged).
+  // Powers over the host: refused unless the cluster's settings allow them (orch cluster update --allow-privileged).
   privileged: Type.Optional(Type.Boolean()),
   capAdd: Type.Optional(Type.Array(Type.String({ pattern: '^(CAP_)?[A-Z_]{2,32}$', description: 'a Linux capability like NET_ADMIN' }), { maxItems: 41 })),
   mounts: Type.Optional(

@@ -195,8 +195,11 @@ export class ProcessCluster {
     return k;
   }
 
-  /** Starts (or restarts) manager k; `peers`, `join` and `extra` change its command line for this start only. */
-  spawn(k: number, override: { peers?: string[]; extra?: string[]; joinToken?: string } = {}): void {
+  /**
+   * Starts (or restarts) manager k; `peers`, `join` and `extra` change its command line for this
+   * start only, and `extraArgs` replaces the cluster's extraArgs for it.
+   */
+  spawn(k: number, override: { peers?: string[]; extra?: string[]; joinToken?: string; extraArgs?: string[] } = {}): void {
     const m = this.managers[k];
     const o = this.opts;
     const args = [
@@ -218,7 +221,7 @@ export class ProcessCluster {
       '--log-level',
       'info',
       ...(o.secure ? [] : ['--insecure']),
-      ...(o.extraArgs ?? []),
+      ...(override.extraArgs ?? o.extraArgs ?? []),
       ...(override.extra ?? []),
     ];
     const out = createWriteStream(m.logFile, { flags: 'a' });
@@ -267,9 +270,32 @@ export class ProcessCluster {
     return { scheme: 'https', dispatcher: this.tlsAgent, headers: { authorization: `Bearer ${token}` }, tlsConnect, token };
   }
 
-  client(opts?: { deadlineMs?: number; timeoutMs?: number; token?: string }): OrchClient {
+  /** A client of the cluster (of only `managers` when given: to talk to one manager). */
+  client(opts?: { deadlineMs?: number; timeoutMs?: number; token?: string; managers?: string[] }): OrchClient {
     const a = this.api();
-    return new OrchClient(this.addresses, { tlsConnect: a.tlsConnect, token: a.token, ...opts });
+    const { managers, ...rest } = opts ?? {};
+    return new OrchClient(managers ?? this.addresses, { tlsConnect: a.tlsConnect, token: a.token, ...rest });
+  }
+
+  /** One request to manager k as the admin (of a TLS cluster), answered as text; `headers` add to or replace the admin's. */
+  async request(k: number, method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE', path: string, o: { headers?: Record<string, string>; body?: unknown } = {}): Promise<{ status: number; text: string }> {
+    const a = this.api();
+    const res = await request(`${a.scheme}://${this.managers[k].address}${path}`, {
+      method,
+      dispatcher: a.dispatcher,
+      headers: { ...a.headers, ...(o.body === undefined ? {} : { 'content-type': 'application/json' }), ...o.headers },
+      body: o.body === undefined ? undefined : JSON.stringify(o.body),
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    return { status: res.statusCode, text: await res.body.text() };
+  }
+
+  /** A gauge or counter of manager k's /metrics (without labels), or NaN when absent. */
+  async metric(k: number, name: string): Promise<number> {
+    const { text } = await this.request(k, 'GET', '/metrics');
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : NaN;
   }
 
   async status(k: number): Promise<ManagerStatus | null> {

@@ -173,7 +173,7 @@ t.test('privileged mode, capabilities and host paths: refused unless the cluster
   const refused = await m.app.inject({ method: 'POST', url: '/v1/services', payload: powers });
   t.equal(refused.statusCode, 403, 'refused');
   const msg = (refused.json() as { error: { message: string } }).error.message;
-  t.match(msg, /^privileged: privileged mode: this cluster does not allow it; start the managers with --allow-privileged to allow it/, 'naming the field and the way to allow it');
+  t.match(msg, /^privileged: privileged mode: this cluster does not allow it; an admin may allow it with "orch cluster update --allow-privileged true"/, 'naming the field and the way to allow it');
   t.match(msg, /capAdd: extra capabilities \(NET_ADMIN, SYS_TIME\)/);
   t.match(msg, /mounts: host paths \(\/var\/run\/docker\.sock\)/);
   t.equal((await m.app.inject({ method: 'GET', url: '/v1/services/root' })).statusCode, 404, 'nothing was created');
@@ -188,6 +188,26 @@ t.test('privileged mode, capabilities and host paths: refused unless the cluster
   const ok = await allowing.app.inject({ method: 'POST', url: '/v1/services', payload: powers });
   t.equal(ok.statusCode, 201, 'allowed with --allow-privileged');
   t.same((ok.json() as { spec: { privileged: boolean; capAdd: string[]; mounts: unknown[] } }).spec.capAdd, ['NET_ADMIN', 'SYS_TIME'], 'capabilities without the CAP_ prefix');
+});
+
+t.test('the cluster setting allowPrivileged: seeded from the flag, changed by PATCH /v1/cluster/settings', async (t) => {
+  const powers = { ...web, name: 'root', privileged: true };
+  const m = await singleManager(t, { allowPrivileged: true });
+  // The seed is the leader's first duty; wait for it to commit (bounded).
+  for (let k = 0; k < 200 && m.state.settings.settings === null; k++) await new Promise((r) => setTimeout(r, 10));
+  t.same(m.state.settings.settings, { allowPrivileged: true }, 'seeded from --allow-privileged');
+  t.same((await m.app.inject({ method: 'GET', url: '/v1/cluster/settings' })).json(), { allowPrivileged: true });
+  const off = await m.app.inject({ method: 'PATCH', url: '/v1/cluster/settings', payload: { allowPrivileged: false } });
+  t.equal(off.statusCode, 200);
+  t.same(off.json(), { allowPrivileged: false }, 'the new settings are the answer');
+  t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: powers })).statusCode, 403, 'refused now, though the manager has the flag');
+  const bad = await m.app.inject({ method: 'PATCH', url: '/v1/cluster/settings', payload: { allowPrivileged: 'yes' } });
+  t.equal(bad.statusCode, 400);
+  t.match((bad.json() as { error: { message: string } }).error.message, /body\.allowPrivileged: must be boolean/, 'naming the field');
+  const unknown = await m.app.inject({ method: 'PATCH', url: '/v1/cluster/settings', payload: { allowPriviledged: true } });
+  t.equal(unknown.statusCode, 400, 'a misspelt setting is refused');
+  t.equal((await m.app.inject({ method: 'PATCH', url: '/v1/cluster/settings', payload: { allowPrivileged: true } })).statusCode, 200);
+  t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: powers })).statusCode, 201, 'allowed again');
 });
 
 t.test('a query parameter a route does not declare is refused, naming it', async (t) => {

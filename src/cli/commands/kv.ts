@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { withClient, type ClientOpts } from '../client.js';
 import { printJson, printTable } from '../output.js';
 import { intOption } from '../parse.js';
@@ -47,9 +47,44 @@ export function kvCommand(program: Command): void {
     });
 }
 
+/** "true" or "false", for an option that sets a setting either way. */
+function boolOption(flag: string) {
+  return (v: string): boolean => {
+    if (v === 'true') return true;
+    if (v === 'false') return false;
+    throw new InvalidArgumentError(`${flag}: expected true or false, got ${JSON.stringify(v)}`);
+  };
+}
+
 export function clusterCommand(program: Command): void {
-  program
-    .command('cluster')
+  const cluster = program.command('cluster');
+  cluster
+    .command('update')
+    .description('change the cluster\'s settings (replicated: every manager enforces them, whichever leads)')
+    .option('--allow-privileged <true|false>', 'let services ask for privileged mode, extra capabilities and host paths', boolOption('--allow-privileged'))
+    .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
+    .option('--json', 'machine-readable output')
+    // --manager, --token and --json are also `orch cluster`'s own: commander gives them to it when
+    // they follow "update", hence the merge with the parent's.
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<ClientOpts & { allowPrivileged?: boolean }>();
+      if (o.allowPrivileged === undefined) throw new Error('orch cluster update: give a setting to change, e.g. --allow-privileged true');
+      const settings = await withClient(o, (c) => c.updateClusterSettings({ allowPrivileged: o.allowPrivileged }));
+      if (o.json) return printJson(settings);
+      console.log(`allow-privileged: ${settings.allowPrivileged}`);
+    });
+  cluster
+    .command('settings')
+    .description('show the cluster\'s settings')
+    .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
+    .option('--json', 'machine-readable output')
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<ClientOpts>();
+      const settings = await withClient(o, (c) => c.clusterSettings());
+      if (o.json) return printJson(settings);
+      console.log(`allow-privileged: ${settings.allowPrivileged}`);
+    });
+  cluster
     .description('list the managers: id, address, role, suffrage (voter or learner), term, commit, applied, reachable')
     .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')

@@ -1,13 +1,13 @@
 // The bridge from HTTP requests to the replicated state: writes are proposed on the leader (a
 // follower forwards them, as Swarm's managers do), and reads are linearizable through ReadIndex
 // unless the caller asks for ?stale=true.
-import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { request } from 'undici';
 import { NONE, NotCommittedError, NotLeaderError, OutcomeUnknownError } from '../../raft/index.js';
 import type { ManagerContext } from '../context.js';
 import { ManagerState, type Command } from '../state/machine.js';
 import { ApiError } from './errors.js';
+import { commandIdOf } from './idempotency.js';
 import { ON_BEHALF_OF, onBehalfOf } from './auth.js';
 
 export const FORWARDED = 'x-orch-forwarded';
@@ -55,14 +55,13 @@ export async function forwardIfFollower(ctx: ManagerContext, req: FastifyRequest
 
 /** Proposes a command on the leader and returns the state machine's result. */
 export async function propose(ctx: ManagerContext, req: FastifyRequest, cmd: Command): Promise<unknown> {
-  const key = req.headers[IDEMPOTENCY];
-  const id = typeof key === 'string' && key.length > 0 ? key : randomUUID();
+  const { id, key } = commandIdOf(req);
   try {
     return await ctx.node.propose(ManagerState.encode({ ...cmd, id } as never));
   } catch (err) {
     if (err instanceof NotLeaderError) throw new ApiError(503, 'leader-changed', `${err.message}; retry`);
     if (err instanceof OutcomeUnknownError) {
-      throw new ApiError(503, 'outcome-unknown', `${err.message}; retry with the same Idempotency-Key (${id}) to learn or complete it`, { idempotencyKey: id });
+      throw new ApiError(503, 'outcome-unknown', `${err.message}; retry with the same Idempotency-Key (${key}) to learn or complete it`, { idempotencyKey: key });
     }
     if (err instanceof NotCommittedError) throw new ApiError(503, 'not-committed', `${err.message}; retry`);
     throw err;

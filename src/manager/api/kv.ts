@@ -27,7 +27,7 @@ type KeyParams = { '*': string };
 
 function answer(res: KvResult | { ok: false; code: 'idempotency-key-reused'; key: string }): unknown {
   if (!res.ok && res.code === 'idempotency-key-reused') {
-    throw new ApiError(422, 'idempotency-key-reused', `the Idempotency-Key ${res.key} was already used for a different request`);
+    throw new ApiError(422, 'idempotency-key-reused', 'this Idempotency-Key was already used for a different request (by this caller); use a fresh key for a new request');
   }
   if (!res.ok) {
     if (res.code === 'cas-mismatch') {

@@ -8,6 +8,7 @@ import { newId } from '../ids.js';
 import { CONTAINER_ID, specOf, TERMINAL, type ClusterResult, type NodeRecord, type Service, type Task } from '../state/cluster-state.js';
 import { stableIn } from '../reconciler.js';
 import { ApiError } from './errors.js';
+import { settingsOf } from './settings.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { untilState } from './state-wait.js';
 import { isNodeAddress } from '../address.js';
@@ -72,10 +73,10 @@ function validSpec(input: unknown): ServiceSpec {
   }
 }
 
-/** Powers over the host are refused unless the cluster was started with --allow-privileged. */
+/** Powers over the host are refused unless the cluster's settings allow them (seeded by --allow-privileged). */
 function checkAllowed(ctx: ManagerContext, spec: ServiceSpec): void {
-  if (ctx.allowPrivileged) return;
-  const how = 'this cluster does not allow it; start the managers with --allow-privileged to allow';
+  if (settingsOf(ctx).allowPrivileged) return;
+  const how = 'this cluster does not allow it; an admin may allow it with "orch cluster update --allow-privileged true" (or create the cluster with --allow-privileged) to allow';
   const issues: { path: string; message: string }[] = [];
   if (spec.privileged) issues.push({ path: 'privileged', message: `privileged mode: ${how} it` });
   if (spec.capAdd.length) issues.push({ path: 'capAdd', message: `extra capabilities (${spec.capAdd.join(', ')}): ${how} them` });
@@ -116,6 +117,7 @@ function view(ctx: ManagerContext, svc: Service): unknown {
 
 function resultOf(res: ClusterResult): Extract<ClusterResult, { ok: true }> {
   if (res.ok) return res;
+  if ((res.code as string) === 'idempotency-key-reused') throw new ApiError(422, 'idempotency-key-reused', 'this Idempotency-Key was already used for a different request (by this caller); use a fresh key for a new request');
   if (res.code === 'not-found') throw new ApiError(404, 'not-found', res.message);
   if (res.code === 'version-mismatch') throw new ApiError(409, 'version-mismatch', `${res.message}; the service changed meanwhile, retry`);
   throw new ApiError(400, res.code, res.message);

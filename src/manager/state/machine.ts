@@ -6,6 +6,7 @@ import type { Entry, StateMachine } from '../../raft/index.js';
 import { ClusterState, type ClusterCommand, type CompactClusterState } from './cluster-state.js';
 import { KvStore, type KvCommand, type KvResult } from './kv.js';
 import { SecurityState, type SecurityCommand } from './security-state.js';
+import { SettingsState, type SettingsCommand } from './settings-state.js';
 import { MembershipState, type MembershipCommand } from './membership-state.js';
 import { applyWithEvents } from './events.js';
 import { EventLog } from './event-log.js';
@@ -13,11 +14,20 @@ import { EventLog } from './event-log.js';
 /** A new leader announces itself in the log, so that the event stream has leader changes in order. */
 export type LeaderCommand = { op: 'leader.elected'; ts: number; leader: number; term: number; address: string | null };
 
-export type Command = KvCommand | ClusterCommand | SecurityCommand | LeaderCommand | MembershipCommand;
+export type Command = KvCommand | ClusterCommand | SecurityCommand | LeaderCommand | MembershipCommand | SettingsCommand;
 export type Envelope = Command & { id: string };
 
 /** Idempotency keys remembered; at 5,000 writes/s this covers retries for about 20 s. */
-const MAX_REMEMBERED = 100_000;
+export const MAX_REMEMBERED = 100_000;
+/**
+ * ...and the bytes they may take (as rememberedBytes counts them), whatever their keys: 100,000
+ * remembered writes of a UUID key (about 110 counted bytes each) fit; as many of the longest keys
+ * (128 characters in a caller's namespace, about 230) do not, and the oldest go first. The count is
+ * close to their share of a snapshot (their JSON); in the heap each entry takes somewhat more.
+ */
+export const MAX_REMEMBERED_BYTES = 12 * 2 ** 20;
+/** What a remembered entry costs besides its id and kept result: the map entry, fingerprint, index. */
+const ENTRY_OVERHEAD = 48;
 
 /**
  * What is remembered of an applied command, compactly (it is in every snapshot): a fingerprint of
@@ -27,8 +37,31 @@ const MAX_REMEMBERED = 100_000;
 interface Remembered {
   fp: number;
   index: number;
-  /** Kept for failures and for commands whose result cannot be rebuilt from the command. */
+  /**
+   * Kept for failures and for commands whose result cannot be rebuilt from the command; a service
+   * in it is kept by its id only (see compact()).
+   */
   failure: unknown;
+  /** What it counts towards MAX_REMEMBERED_BYTES: computed from the above, so the same on every manager. */
+  bytes: number;
+}
+
+/** The bytes an entry counts: its id and kept result as JSON text, plus the fixed overhead. */
+function sizeOf(id: string, failure: unknown): number {
+  return ENTRY_OVERHEAD + id.length + (failure === null ? 0 : JSON.stringify(failure).length);
+}
+
+/**
+ * A result as it is remembered: a service in it (its whole spec, every version's) is kept by its id,
+ * and a retry is answered with the service as it is then (retried() below). A retry's caller reads
+ * the service's present state anyway (the API shows its live tasks beside it).
+ */
+function compact(result: unknown): unknown {
+  if (result && typeof result === 'object' && 'service' in result) {
+    const svc = (result as { service: unknown }).service;
+    if (svc && typeof svc === 'object' && typeof (svc as { id?: unknown }).id === 'string') return { ...result, service: (svc as { id: string }).id };
+  }
+  return result;
 }
 
 /** FNV-1a over the command's fields: a retry must carry the same command as the first attempt. */
@@ -57,7 +90,10 @@ export class ManagerState implements StateMachine {
   readonly events = new EventLog();
   /** The last leader that announced itself (leader.elected), and its term. */
   announced = { leader: 0, term: 0 };
+  readonly settings = new SettingsState();
   private recent = new Map<string, Remembered>();
+  /** The bytes the remembered keys count (sizeOf), at most MAX_REMEMBERED_BYTES. */
+  rememberedBytes = 0;
   appliedIndex = 0;
   /** Told after every applied cluster command (the workers' long-polls, the reconciler). */
   private readonly clusterListeners = new Set<() => void>();
@@ -89,14 +125,14 @@ export class ManagerState implements StateMachine {
     const seen = this.recent.get(cmd.id);
     if (seen) {
       if (seen.fp !== fp) return { ok: false, code: 'idempotency-key-reused', key: cmd.id };
-      if (seen.failure !== null) return seen.failure;
+      if (seen.failure !== null) return this.retried(seen.failure);
       return successOf(cmd as KvCommand, seen.index);
     }
     switch (cmd.op) {
       case 'kv.put':
       case 'kv.delete': {
         const result = this.kv.apply(cmd, e.index);
-        this.remember(cmd.id, { fp, index: e.index, failure: result.ok ? null : result });
+        this.remember(cmd.id, fp, e.index, result.ok ? null : result);
         return result;
       }
       case 'service.upsert':
@@ -117,7 +153,7 @@ export class ManagerState implements StateMachine {
         if (events.length) this.events.add(e.index, cmd.ts, events);
         this.clusterChanged();
         // Results of cluster commands are kept whole: they hold what the proposer chose (ids).
-        this.remember(cmd.id, { fp, index: e.index, failure: result });
+        this.remember(cmd.id, fp, e.index, result);
         return result;
       }
       case 'leader.elected': {
@@ -130,8 +166,14 @@ export class ManagerState implements StateMachine {
       case 'manager.add':
       case 'manager.remove': {
         const result = this.membership.apply(cmd);
-        this.remember(cmd.id, { fp, index: e.index, failure: result });
+        this.remember(cmd.id, fp, e.index, result);
         this.onMembershipChange?.();
+        return result;
+      }
+      case 'settings.init':
+      case 'settings.update': {
+        const result = this.settings.apply(cmd);
+        this.remember(cmd.id, fp, e.index, result);
         return result;
       }
       case 'security.init':
@@ -140,7 +182,7 @@ export class ManagerState implements StateMachine {
       case 'security.token.rotate':
       case 'security.token.revoke': {
         const result = this.security.apply(cmd);
-        this.remember(cmd.id, { fp, index: e.index, failure: result });
+        this.remember(cmd.id, fp, e.index, result);
         return result;
       }
       default:
@@ -148,19 +190,47 @@ export class ManagerState implements StateMachine {
     }
   }
 
-  private remember(id: string, r: Remembered): void {
-    this.recent.set(id, r);
-    if (this.recent.size > MAX_REMEMBERED) {
-      const oldest = this.recent.keys().next().value as string;
-      this.recent.delete(oldest);
+  /** A remembered result as a retry gets it: a service kept by its id is read from the state now. */
+  private retried(kept: unknown): unknown {
+    if (!kept || typeof kept !== 'object' || typeof (kept as { service?: unknown }).service !== 'string') return kept;
+    const id = (kept as { service: string }).service;
+    const svc = this.cluster.services.get(id);
+    if (!svc) return { ok: false, code: 'not-found', message: `service ${id} does not exist any more` };
+    return { ...kept, service: structuredClone(svc) };
+  }
+
+  private remember(id: string, fp: number, index: number, result: unknown): void {
+    const failure = compact(result);
+    const bytes = sizeOf(id, failure);
+    const old = this.recent.get(id);
+    if (old) this.rememberedBytes -= old.bytes;
+    this.recent.set(id, { fp, index, failure, bytes });
+    this.rememberedBytes += bytes;
+    this.forgetOldest();
+  }
+
+  /** Forgets the oldest keys until both bounds hold (the same ones on every manager: log order). */
+  private forgetOldest(): void {
+    for (const [id, r] of this.recent) {
+      if (this.recent.size <= MAX_REMEMBERED && this.rememberedBytes <= MAX_REMEMBERED_BYTES) return;
+      this.recent.delete(id);
+      this.rememberedBytes -= r.bytes;
     }
+  }
+
+  /** How many idempotency keys are remembered now. */
+  get rememberedKeys(): number {
+    return this.recent.size;
   }
 
   snapshot(): Uint8Array {
     const recent: unknown[] = [];
     for (const [id, r] of this.recent) recent.push(id, r.fp, r.index, r.failure);
-    // v4: the cluster in its compact form (v3 had it as toJSON gives it; both are read).
-    return Buffer.from(JSON.stringify({ v: 4, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.encode(), security: this.security.toJSON(), membership: this.membership.toJSON(), announced: this.announced, recent }));
+    // v5: the cluster's settings; v4: the cluster in its compact form (v3 had it as toJSON gives
+    // it); all three are read.
+    return Buffer.from(
+      JSON.stringify({ v: 5, applied: this.appliedIndex, kv: this.kv.toJSON(), cluster: this.cluster.encode(), security: this.security.toJSON(), membership: this.membership.toJSON(), settings: this.settings.toJSON(), announced: this.announced, recent }),
+    );
   }
 
   restore(data: Uint8Array): void {
@@ -171,23 +241,33 @@ export class ManagerState implements StateMachine {
       cluster: Parameters<ClusterState['restore']>[0] | CompactClusterState;
       security?: Parameters<SecurityState['restore']>[0];
       membership?: Parameters<MembershipState['restore']>[0];
+      settings?: Parameters<SettingsState['restore']>[0];
       announced?: { leader: number; term: number };
       recent: unknown[];
     };
-    if (s.v !== 3 && s.v !== 4) throw new Error(`snapshot format ${s.v} is not supported`);
+    if (s.v !== 3 && s.v !== 4 && s.v !== 5) throw new Error(`snapshot format ${s.v} is not supported`);
     this.appliedIndex = s.applied;
     this.kv.restore(s.kv);
-    if (s.v === 4) this.cluster.decode(s.cluster as CompactClusterState);
+    if (s.v >= 4) this.cluster.decode(s.cluster as CompactClusterState);
     else this.cluster.restore(s.cluster as Parameters<ClusterState['restore']>[0]);
     this.security.restore(s.security);
     this.membership.restore(s.membership);
+    this.settings.restore(s.settings);
     this.onMembershipChange?.();
     this.announced = s.announced ?? { leader: 0, term: 0 };
     this.events.reset(s.applied);
     this.clusterChanged();
     this.recent = new Map();
+    this.rememberedBytes = 0;
     for (let k = 0; k + 3 < s.recent.length; k += 4) {
-      this.recent.set(s.recent[k] as string, { fp: s.recent[k + 1] as number, index: s.recent[k + 2] as number, failure: s.recent[k + 3] });
+      // An older snapshot's results are compacted as a new apply would have kept them, and the
+      // bounds applied as if its keys had been applied one by one: the oldest beyond them go.
+      const id = s.recent[k] as string;
+      const failure = compact(s.recent[k + 3]);
+      const bytes = sizeOf(id, failure);
+      this.recent.set(id, { fp: s.recent[k + 1] as number, index: s.recent[k + 2] as number, failure, bytes });
+      this.rememberedBytes += bytes;
     }
+    this.forgetOldest();
   }
 }

@@ -77,7 +77,7 @@ export class DockerRuntime implements Runtime {
         ...(s.resources.memory > 0 ? { Memory: s.resources.memory } : {}),
         ...(s.resources.cpu > 0 ? { NanoCpus: Math.round(s.resources.cpu * 1e9) } : {}),
         PortBindings: bindings,
-        // Allowed by the managers only with --allow-privileged.
+        // Allowed by the managers only when the cluster's settings allow it (orch cluster update --allow-privileged).
         ...(s.privileged ? { Privileged: true } : {}),
         ...(s.capAdd.length ? { CapAdd: s.capAdd } : {}),
         ...(s.mounts.length ? { Binds: s.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`) } : {}),
