@@ -77,6 +77,8 @@ export interface ClusterInfo {
 export interface ClusterSettings {
   /** Whether specs may ask for privileged mode, extra capabilities or host paths. */
   allowPrivileged: boolean;
+  /** Whether specs may ask for network: host. */
+  allowHostNetwork: boolean;
 }
 
 export interface ServiceInfo {

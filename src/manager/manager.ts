@@ -136,7 +136,7 @@ function seedSettings(ctx: ManagerContext, log: (m: string) => void): () => void
   return leaderDuty(
     ctx,
     200,
-    () => (ctx.state.settings.settings ? null : { op: 'settings.init', ts: Date.now(), settings: { allowPrivileged: ctx.allowPrivileged === true }, id: 'settings.init' }),
+    () => (ctx.state.settings.settings ? null : { op: 'settings.init', ts: Date.now(), settings: { allowPrivileged: ctx.allowPrivileged === true, allowHostNetwork: true }, id: 'settings.init' }),
     () => log(`the cluster's settings are in the replicated state: ${JSON.stringify(ctx.state.settings.settings)}`),
   );
 }

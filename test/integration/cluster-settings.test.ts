@@ -46,7 +46,7 @@ t.test('allow-privileged: the cluster keeps the policy it was created with, and 
   // The change, through a follower, with the CLI.
   const follower = (leader + 1) % 3;
   const { stdout } = await run(process.execPath, [ORCH_BIN, 'cluster', 'update', '--allow-privileged', 'false', '--manager', c.addresses[follower], '--token', c.tokens().admin, '--json']);
-  t.same(JSON.parse(stdout), { allowPrivileged: false }, 'orch cluster update --allow-privileged false answers the new settings');
+  t.same(JSON.parse(stdout), { allowPrivileged: false, allowHostNetwork: true }, 'orch cluster update --allow-privileged false answers the new settings');
   for (let k = 0; k < 3; k++) {
     await until(async () => (await settingsOn(c, k))?.allowPrivileged === false, 20_000);
     t.equal(await createThrough(c, k, `root${k}`), 403, `refused through manager ${k}${k === leader ? ' (the leader)' : ''}`);

@@ -118,16 +118,20 @@ t.test('replicas and restores agree on what is remembered, for any mix of key le
 t.test('the cluster settings: the first init wins, an update changes them, snapshots carry them', async (t) => {
   const st = new ManagerState();
   const [a, b, c] = applyAll(st, [
-    { op: 'settings.init', ts: 1, settings: { allowPrivileged: true }, id: 'settings.init' },
-    { op: 'settings.init', ts: 2, settings: { allowPrivileged: false }, id: 'settings.init.other' },
+    // Written as a version before allowHostNetwork would have: it reads as allowed.
+    { op: 'settings.init', ts: 1, settings: { allowPrivileged: true } as never, id: 'settings.init' },
+    { op: 'settings.init', ts: 2, settings: { allowPrivileged: false, allowHostNetwork: false }, id: 'settings.init.other' },
     { op: 'settings.update', ts: 3, allowPrivileged: false, id: 'c:anonymous:u1' },
   ]) as { changed: boolean; settings: { allowPrivileged: boolean } }[];
   t.same([a.changed, b.changed, c.changed], [true, false, true]);
-  t.same(b.settings, { allowPrivileged: true }, 'a second init is ignored');
-  t.same(st.settings.settings, { allowPrivileged: false });
+  t.same(b.settings, { allowPrivileged: true, allowHostNetwork: true }, 'a second init is ignored');
+  t.same(st.settings.settings, { allowPrivileged: false, allowHostNetwork: true });
+  const [d] = applyAll(st, [{ op: 'settings.update', ts: 4, allowHostNetwork: false, id: 'c:anonymous:u2' }]) as { changed: boolean }[];
+  t.ok(d.changed, 'host networking refused by an update');
+  t.same(st.settings.settings, { allowPrivileged: false, allowHostNetwork: false });
   const back = new ManagerState();
   back.restore(st.snapshot());
-  t.same(back.settings.settings, { allowPrivileged: false }, 'restored from the snapshot');
+  t.same(back.settings.settings, { allowPrivileged: false, allowHostNetwork: false }, 'restored from the snapshot');
 });
 
 t.test('the Idempotency-Key header: bounded, of a small alphabet, in the caller\'s namespace', async (t) => {

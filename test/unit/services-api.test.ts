@@ -195,11 +195,11 @@ t.test('the cluster setting allowPrivileged: seeded from the flag, changed by PA
   const m = await singleManager(t, { allowPrivileged: true });
   // The seed is the leader's first duty; wait for it to commit (bounded).
   for (let k = 0; k < 200 && m.state.settings.settings === null; k++) await new Promise((r) => setTimeout(r, 10));
-  t.same(m.state.settings.settings, { allowPrivileged: true }, 'seeded from --allow-privileged');
-  t.same((await m.app.inject({ method: 'GET', url: '/v1/cluster/settings' })).json(), { allowPrivileged: true });
+  t.same(m.state.settings.settings, { allowPrivileged: true, allowHostNetwork: true }, 'seeded from --allow-privileged');
+  t.same((await m.app.inject({ method: 'GET', url: '/v1/cluster/settings' })).json(), { allowPrivileged: true, allowHostNetwork: true });
   const off = await m.app.inject({ method: 'PATCH', url: '/v1/cluster/settings', payload: { allowPrivileged: false } });
   t.equal(off.statusCode, 200);
-  t.same(off.json(), { allowPrivileged: false }, 'the new settings are the answer');
+  t.same(off.json(), { allowPrivileged: false, allowHostNetwork: true }, 'the new settings are the answer');
   t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: powers })).statusCode, 403, 'refused now, though the manager has the flag');
   const bad = await m.app.inject({ method: 'PATCH', url: '/v1/cluster/settings', payload: { allowPrivileged: 'yes' } });
   t.equal(bad.statusCode, 400);
@@ -208,6 +208,18 @@ t.test('the cluster setting allowPrivileged: seeded from the flag, changed by PA
   t.equal(unknown.statusCode, 400, 'a misspelt setting is refused');
   t.equal((await m.app.inject({ method: 'PATCH', url: '/v1/cluster/settings', payload: { allowPrivileged: true } })).statusCode, 200);
   t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: powers })).statusCode, 201, 'allowed again');
+});
+
+t.test('the cluster setting allowHostNetwork: allowed by default, refused once an admin says so', async (t) => {
+  const m = await singleManager(t);
+  const host = { ...web, name: 'hostnet', network: 'host' };
+  t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: host })).statusCode, 201, 'network: host is allowed by default');
+  const off = await m.app.inject({ method: 'PATCH', url: '/v1/cluster/settings', payload: { allowHostNetwork: false } });
+  t.same(off.json(), { allowPrivileged: false, allowHostNetwork: false });
+  const refused = await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...host, name: 'hostnet2' } });
+  t.equal(refused.statusCode, 403, 'refused once the cluster refuses host networking');
+  t.match((refused.json() as { error: { message: string } }).error.message, /^network: host networking .*orch cluster update --allow-host-network true/, 'naming the field and the way back');
+  t.equal((await m.app.inject({ method: 'POST', url: '/v1/services', payload: { ...host, name: 'bridged', network: 'bridge' } })).statusCode, 201, 'bridge is fine');
 });
 
 t.test('a query parameter a route does not declare is refused, naming it', async (t) => {

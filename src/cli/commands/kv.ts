@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { withClient, type ClientOpts } from '../client.js';
+import type { ClusterSettings } from '../../client/client.js';
 import { printJson, printTable } from '../output.js';
 import { intOption } from '../parse.js';
 
@@ -56,22 +57,28 @@ function boolOption(flag: string) {
   };
 }
 
+function printSettings(s: ClusterSettings): void {
+  console.log(`allow-privileged: ${s.allowPrivileged}`);
+  console.log(`allow-host-network: ${s.allowHostNetwork}`);
+}
+
 export function clusterCommand(program: Command): void {
   const cluster = program.command('cluster');
   cluster
     .command('update')
     .description('change the cluster\'s settings (replicated: every manager enforces them, whichever leads)')
     .option('--allow-privileged <true|false>', 'let services ask for privileged mode, extra capabilities and host paths', boolOption('--allow-privileged'))
+    .option('--allow-host-network <true|false>', 'let services ask for network: host (which reaches the host\'s loopback services)', boolOption('--allow-host-network'))
     .option('--manager <addrs>', 'managers to talk to').option('--token <token>', 'API token (default: ORCH_TOKEN)')
     .option('--json', 'machine-readable output')
     // --manager, --token and --json are also `orch cluster`'s own: commander gives them to it when
     // they follow "update", hence the merge with the parent's.
     .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<ClientOpts & { allowPrivileged?: boolean }>();
-      if (o.allowPrivileged === undefined) throw new Error('orch cluster update: give a setting to change, e.g. --allow-privileged true');
-      const settings = await withClient(o, (c) => c.updateClusterSettings({ allowPrivileged: o.allowPrivileged }));
+      const o = cmd.optsWithGlobals<ClientOpts & { allowPrivileged?: boolean; allowHostNetwork?: boolean }>();
+      if (o.allowPrivileged === undefined && o.allowHostNetwork === undefined) throw new Error('orch cluster update: give a setting to change, e.g. --allow-privileged true or --allow-host-network false');
+      const settings = await withClient(o, (c) => c.updateClusterSettings({ ...(o.allowPrivileged !== undefined ? { allowPrivileged: o.allowPrivileged } : {}), ...(o.allowHostNetwork !== undefined ? { allowHostNetwork: o.allowHostNetwork } : {}) }));
       if (o.json) return printJson(settings);
-      console.log(`allow-privileged: ${settings.allowPrivileged}`);
+      printSettings(settings);
     });
   cluster
     .command('settings')
@@ -82,7 +89,7 @@ export function clusterCommand(program: Command): void {
       const o = cmd.optsWithGlobals<ClientOpts>();
       const settings = await withClient(o, (c) => c.clusterSettings());
       if (o.json) return printJson(settings);
-      console.log(`allow-privileged: ${settings.allowPrivileged}`);
+      printSettings(settings);
     });
   cluster
     .description('list the managers: id, address, role, suffrage (voter or learner), term, commit, applied, reachable')

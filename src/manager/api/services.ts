@@ -75,12 +75,17 @@ function validSpec(input: unknown): ServiceSpec {
 
 /** Powers over the host are refused unless the cluster's settings allow them (seeded by --allow-privileged). */
 function checkAllowed(ctx: ManagerContext, spec: ServiceSpec): void {
-  if (settingsOf(ctx).allowPrivileged) return;
-  const how = 'this cluster does not allow it; an admin may allow it with "orch cluster update --allow-privileged true" (or create the cluster with --allow-privileged) to allow';
+  const settings = settingsOf(ctx);
   const issues: { path: string; message: string }[] = [];
-  if (spec.privileged) issues.push({ path: 'privileged', message: `privileged mode: ${how} it` });
-  if (spec.capAdd.length) issues.push({ path: 'capAdd', message: `extra capabilities (${spec.capAdd.join(', ')}): ${how} them` });
-  if (spec.mounts.length) issues.push({ path: 'mounts', message: `host paths (${spec.mounts.map((m) => m.source).join(', ')}): ${how} them` });
+  if (spec.network === 'host' && !settings.allowHostNetwork) {
+    issues.push({ path: 'network', message: 'host networking (the host\'s loopback services would be in reach): this cluster refuses it; use bridge with published ports, or an admin may allow it with "orch cluster update --allow-host-network true"' });
+  }
+  if (!settings.allowPrivileged) {
+    const how = 'this cluster does not allow it; an admin may allow it with "orch cluster update --allow-privileged true" (or create the cluster with --allow-privileged) to allow';
+    if (spec.privileged) issues.push({ path: 'privileged', message: `privileged mode: ${how} it` });
+    if (spec.capAdd.length) issues.push({ path: 'capAdd', message: `extra capabilities (${spec.capAdd.join(', ')}): ${how} them` });
+    if (spec.mounts.length) issues.push({ path: 'mounts', message: `host paths (${spec.mounts.map((m) => m.source).join(', ')}): ${how} them` });
+  }
   if (issues.length) throw new ApiError(403, 'not-allowed', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
 }
 

@@ -11,7 +11,7 @@ import { forwardIfFollower, propose, readBarrier } from './consensus.js';
  * leader's seed commits, this manager's own flag (from which that seed is made).
  */
 export function settingsOf(ctx: ManagerContext): ClusterSettings {
-  return ctx.state.settings.settings ?? { allowPrivileged: ctx.allowPrivileged === true };
+  return ctx.state.settings.settings ?? { allowPrivileged: ctx.allowPrivileged === true, allowHostNetwork: true };
 }
 
 export const settingsRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (app, { ctx }) => {
@@ -24,12 +24,12 @@ export const settingsRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async
     },
   );
 
-  app.patch<{ Body: { allowPrivileged?: boolean } }>(
+  app.patch<{ Body: { allowPrivileged?: boolean; allowHostNetwork?: boolean } }>(
     '/v1/cluster/settings',
-    { schema: { body: { type: 'object', properties: { allowPrivileged: { type: 'boolean' } }, additionalProperties: false, minProperties: 1 } } },
+    { schema: { body: { type: 'object', properties: { allowPrivileged: { type: 'boolean' }, allowHostNetwork: { type: 'boolean' } }, additionalProperties: false, minProperties: 1 } } },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
-      const res = (await propose(ctx, req, { op: 'settings.update', ts: Date.now(), allowPrivileged: req.body.allowPrivileged })) as SettingsResult;
+      const res = (await propose(ctx, req, { op: 'settings.update', ts: Date.now(), allowPrivileged: req.body.allowPrivileged, allowHostNetwork: req.body.allowHostNetwork })) as SettingsResult;
       return res.settings;
     },
   );

@@ -5,16 +5,26 @@
 export interface ClusterSettings {
   /** Whether specs may ask for privileged mode, extra capabilities or host paths. */
   allowPrivileged: boolean;
+  /**
+   * Whether specs may ask for `network: host` (the host's loopback services are then in reach);
+   * allowed unless an admin refuses it. Absent in states written before it: allowed.
+   */
+  allowHostNetwork: boolean;
 }
 
 export type SettingsCommand =
   | { op: 'settings.init'; ts: number; settings: ClusterSettings }
-  | { op: 'settings.update'; ts: number; allowPrivileged?: boolean };
+  | { op: 'settings.update'; ts: number; allowPrivileged?: boolean; allowHostNetwork?: boolean };
 
 export type SettingsResult = { ok: true; changed: boolean; settings: ClusterSettings };
 
 /** What a cluster that was never seeded allows: nothing beyond the safe defaults. */
-const DEFAULTS: ClusterSettings = { allowPrivileged: false };
+const DEFAULTS: ClusterSettings = { allowPrivileged: false, allowHostNetwork: true };
+
+/** Settings as given, with what an earlier version did not write filled in. */
+function complete(s: Partial<ClusterSettings>): ClusterSettings {
+  return { allowPrivileged: s.allowPrivileged === true, allowHostNetwork: s.allowHostNetwork !== false };
+}
 
 export class SettingsState {
   /** null until the first leader seeded them. */
@@ -24,12 +34,16 @@ export class SettingsState {
     switch (cmd.op) {
       case 'settings.init':
         if (this.settings) return { ok: true, changed: false, settings: { ...this.settings } };
-        this.settings = { allowPrivileged: cmd.settings.allowPrivileged === true };
+        this.settings = complete(cmd.settings);
         return { ok: true, changed: true, settings: { ...this.settings } };
       case 'settings.update': {
         const before = this.settings ?? DEFAULTS;
-        this.settings = { ...before, ...(typeof cmd.allowPrivileged === 'boolean' ? { allowPrivileged: cmd.allowPrivileged } : {}) };
-        return { ok: true, changed: this.settings.allowPrivileged !== before.allowPrivileged, settings: { ...this.settings } };
+        this.settings = {
+          ...before,
+          ...(typeof cmd.allowPrivileged === 'boolean' ? { allowPrivileged: cmd.allowPrivileged } : {}),
+          ...(typeof cmd.allowHostNetwork === 'boolean' ? { allowHostNetwork: cmd.allowHostNetwork } : {}),
+        };
+        return { ok: true, changed: this.settings.allowPrivileged !== before.allowPrivileged || this.settings.allowHostNetwork !== before.allowHostNetwork, settings: { ...this.settings } };
       }
     }
   }
@@ -39,6 +53,6 @@ export class SettingsState {
   }
 
   restore(s: ClusterSettings | null | undefined): void {
-    this.settings = s ? { allowPrivileged: s.allowPrivileged === true } : null;
+    this.settings = s ? complete(s) : null;
   }
 }
