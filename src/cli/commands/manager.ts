@@ -2,6 +2,13 @@ import { Option, type Command } from 'commander';
 import { intOption } from '../parse.js';
 import { withClient, type ClientOpts } from '../client.js';
 
+/**
+ * Exit codes of a manager that stopped itself after a fatal error (it logged one line naming it):
+ * a failed disk write (sysexits' EX_IOERR), or a state machine that threw (EX_SOFTWARE).
+ */
+export const EXIT_DISK_FAILED = 74;
+export const EXIT_APPLY_FAILED = 70;
+
 export function managerCommand(program: Command): void {
   const manager = program
     .command('manager')
@@ -35,7 +42,16 @@ export function managerCommand(program: Command): void {
       if (!o.dataDir) throw new Error("orch manager: required option '--data-dir <dir>' not specified");
       if (o.peers === undefined && o.join === undefined) throw new Error('orch manager: give --peers (a new cluster) or --join (a running one)');
       let removed = false;
-      const m = await startManager({ ...o, token: o.token ?? process.env.ORCH_JOIN_TOKEN, peers: o.peers?.split(',') ?? [], onRemoved: () => (removed = true) });
+      const { StorageError } = await import('../../raft/storage.js');
+      const m = await startManager({
+        ...o,
+        token: o.token ?? process.env.ORCH_JOIN_TOKEN,
+        peers: o.peers?.split(',') ?? [],
+        onRemoved: () => (removed = true),
+        // Fail-stop: the manager logged the error and stopped serving; the process goes now, whatever
+        // (a hung disk, a long-poll) would otherwise keep it alive.
+        onFatal: (err) => process.exit(err instanceof StorageError ? EXIT_DISK_FAILED : EXIT_APPLY_FAILED),
+      });
       await new Promise<void>((resolve) => {
         // Removed from the cluster: the manager has stopped; so does the process.
         const poll = setInterval(() => removed && (clearInterval(poll), resolve()), 200);
