@@ -69,6 +69,14 @@ export interface ClusterOptions {
    * `node bin/orch.js`: what benchmarks measure, since it is what users run.
    */
   launcher?: boolean;
+  /**
+   * Called with each manager's data dir before its first start (the dir does not exist yet): a
+   * test may create it on a file system of its own (a small tmpfs, to fill it). The test undoes
+   * what it did (after stop(true)).
+   */
+  prepareDataDir?: (dataDir: string, k: number) => void;
+  /** Extra environment of manager k's process (test hooks). */
+  managerEnv?: (m: ManagerProcess, k: number) => Record<string, string>;
 }
 
 /** A child process of the test: its pid while it runs, and a promise of its exit. */
@@ -139,6 +147,7 @@ export class ProcessCluster {
     for (let k = 0; k < n; k++) {
       const port = await freePort();
       c.managers.push(new ManagerProcess(`127.0.0.1:${port}`, join(dir, `m${k + 1}`), join(dir, `m${k + 1}.log`)));
+      opts.prepareDataDir?.(c.managers[k].dataDir, k);
     }
     c.bootPeers = c.managers.map((m) => m.address);
     if (opts.secure) {
@@ -222,7 +231,8 @@ export class ProcessCluster {
       ...(override.extra ?? []),
     ];
     const out = createWriteStream(m.logFile, { flags: 'a' });
-    const env = o.instrument === false ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_'))) : process.env;
+    const base = o.instrument === false ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_'))) : process.env;
+    const env = o.managerEnv ? { ...base, ...o.managerEnv(m, k) } : base;
     const p = o.launcher
       ? spawn('/bin/sh', [ORCH_LAUNCHER, ...args.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ORCH_NODE: process.execPath } })
       : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutLauncherSettings(env) });
