@@ -189,7 +189,9 @@ export class RaftNode {
 
   /** The core's view, for status pages. */
   status(): Status {
-    return this.core.status();
+    const s = this.core.status();
+    // A stopped node's core may still say "leader": status pages must not send anyone to it.
+    return this.failure ? { ...s, role: 'follower', lead: NONE } : s;
   }
 
   get id(): NodeId {

@@ -70,6 +70,7 @@ t.test('a failed disk write: the waiting proposal is not acknowledged and the no
   t.type(fatal[0], StorageError);
   t.match(fatal[0].message, /writing the log failed \(EIO: i\/o error \(test\)\)/, 'the error names what failed and why');
   t.notOk(node.isLeader(), 'it no longer claims to lead');
+  t.equal(node.status().role, 'follower', 'nor does its status page');
   t.type(await refusal(node.propose(Buffer.from('c'))), NodeStoppedError, 'later writes are refused as safe to retry elsewhere');
   t.type(await refusal(node.readBarrier()), NodeStoppedError, 'and so are linearizable reads');
   t.equal(fatal.length, 1, 'still told only once');
