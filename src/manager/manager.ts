@@ -467,11 +467,17 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     // A write that hangs (a dying disk) must not hang the shutdown: then the disk is left open.
     const idle = await node.stop(healthy ? 5000 : 500);
     const closing = app.close();
-    if (!healthy) app.server.closeAllConnections();
+    if (!healthy) {
+      // Serving has stopped once the server is closed; the rest closes while the process exits.
+      app.server.closeAllConnections();
+      await closing;
+      void Promise.allSettled([transport?.close(), mtls?.tls.close()]);
+      return;
+    }
     await closing;
     await transport?.close();
     await mtls?.tls.close();
-    if (healthy && idle) await storage.close();
+    if (idle) await storage.close();
   }
   const stopManager = () => (stopping ??= stop());
   return { id, app, node, state, storage, stop: stopManager };

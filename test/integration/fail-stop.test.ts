@@ -61,6 +61,7 @@ interface Checks {
   ok(v: unknown, message: string): boolean;
   match(found: unknown, pattern: RegExp | string, message: string): boolean;
   comment(...args: unknown[]): void;
+  same(found: unknown, wanted: unknown, message: string): boolean;
 }
 
 /** When a manager other than `except` logged that it leads (after `since`), from its JSON log lines. */
@@ -82,7 +83,12 @@ interface Scenario {
   exitCode: number;
   /** What its one FATAL line must say. */
   line: RegExp;
+  /** Also run a worker (no containers: --runtime sim) and check that it moves to the others and is never declared down. */
+  worker?: boolean;
 }
+
+/** After a failover, a worker's heartbeats reach the new leader: the worker is never declared down. */
+const WATCH_WORKER_MS = 6000;
 
 /**
  * Starts the cluster, writes through the client, makes the victim fail, and checks: it exits with
@@ -101,6 +107,10 @@ async function failStopUnderWrites(t: Checks, opts: ClusterOptions, s: Scenario,
   const victim = s.victim === 'leader' ? first.index : (first.index + 1) % 3;
   const client = c.client({ deadlineMs: 20_000 });
   t.teardown(() => client.close());
+  if (s.worker) {
+    c.startWorker('w1', process.env.DOCKER_HOST ?? 'unix:///tmp/orch-docker/docker.sock', 250, ['--runtime', 'sim']);
+    await until(async () => (await client.nodes()).some((n) => n.name === 'w1' && n.status === 'ready'), 60_000);
+  }
   const writers = startWriters(client, { concurrency: 4, maxWrites: 200_000, maxMs: 60_000, key: (w, n) => `f/${w}/${n}` });
   await until(async () => writers.log.acked.size >= 30, 15_000);
   const failedAt = Date.now();
@@ -125,6 +135,16 @@ async function failStopUnderWrites(t: Checks, opts: ClusterOptions, s: Scenario,
   const next = await c.waitForLeader(10_000, [0, 1, 2].filter((k) => k !== victim));
   if (s.victim === 'leader') t.not(next.index, victim, `manager ${next.status.id} leads now`);
   else t.equal(next.index, first.index, 'the leader went on leading');
+  if (s.worker) {
+    // Three missed heartbeats (of 1 s, the managers' default) after the new leader's grace would
+    // make it down: it must have found the new leader well before.
+    const seen = new Set<string>();
+    for (const end = Date.now() + WATCH_WORKER_MS; Date.now() < end; ) {
+      for (const n of await client.nodes()) if (n.name === 'w1') seen.add(n.status);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    t.same([...seen], ['ready'], `the worker stayed ready for ${WATCH_WORKER_MS} ms after the failover`);
+  }
   // Nothing acknowledged is lost: a write whose entry the victim could not persist or apply was not acknowledged.
   const all = new Map((await client.kvList('f/')).map((i) => [i.key, i.value]));
   let missing = 0;
@@ -165,8 +185,9 @@ function hooked(env: string, victim: Scenario['victim'], exitCode: number, line:
   return [{ managerEnv: (m) => ({ [env]: trigger(m) }) }, { victim, exitCode, line, fail: (c, k) => writeFileSync(trigger(c.managers[k]), '') }];
 }
 
-t.test('an injected disk error (EIO) on the leader: the same fail-stop', async (t) => {
-  await failStopUnderWrites(t, ...hooked(FAIL_WRITE_ENV, 'leader', EXIT_DISK_FAILED, /FATAL: data dir \S+: writing (the log|a snapshot file) failed \(EIO: i\/o error \(injected by the test hook ORCH_TEST_HOOK_FAIL_WRITE/));
+t.test('an injected disk error (EIO) on the leader: the same fail-stop, and its worker moves to the new leader', async (t) => {
+  const [opts, scenario] = hooked(FAIL_WRITE_ENV, 'leader', EXIT_DISK_FAILED, /FATAL: data dir \S+: writing (the log|a snapshot file) failed \(EIO: i\/o error \(injected by the test hook ORCH_TEST_HOOK_FAIL_WRITE/);
+  await failStopUnderWrites(t, opts, { ...scenario, worker: true });
 });
 
 t.test('a state machine that throws on the leader: the same fail-stop', async (t) => {
