@@ -30,7 +30,8 @@ export class NotLeaderError extends Error {
 export class NodeStoppedError extends NotLeaderError {
   constructor(readonly fatal: Error) {
     super(NONE);
-    this.message = `this manager stopped after a fatal error (${fatal.message}); another manager serves`;
+    // Not the error itself (it names paths on the manager's disk): its log has that.
+    this.message = 'this manager stopped after a fatal error (see its log); another manager serves';
   }
 }
 
@@ -609,7 +610,7 @@ export class RaftNode {
     this.failure = err;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
-    const why = `this manager stopped after a fatal error (${err.message})`;
+    const why = 'this manager stopped after a fatal error (see its log)';
     for (const w of this.waiting.values()) {
       clearTimeout(w.timer);
       this.metrics.proposalsFailed++;
