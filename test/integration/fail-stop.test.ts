@@ -154,6 +154,11 @@ async function failStopUnderWrites(t: Checks, opts: ClusterOptions, s: Scenario,
 
 t.test('a leader whose data dir (a small tmpfs) fills up under writes exits; writes go on at the new leader', async (t) => {
   const mounted: string[] = [];
+  // Lazily (-l): also when a failed start left processes holding files there.
+  const unmountAll = () => {
+    for (const dir of mounted.splice(0)) execFileSync('umount', ['-l', dir]);
+  };
+  t.teardown(unmountAll);
   await failStopUnderWrites(
     t,
     {
@@ -169,10 +174,8 @@ t.test('a leader whose data dir (a small tmpfs) fills up under writes exits; wri
       exitCode: EXIT_DISK_FAILED,
       line: /FATAL: data dir \S+: writing (the log|a snapshot file) failed \(.*No space left on device/,
     },
-    // Once the processes are gone (a busy mount refuses to go), before the temp dir is removed.
-    () => {
-      for (const dir of mounted) execFileSync('umount', [dir]);
-    },
+    // Once the processes are gone, before the temp dir is removed (rm would stop at a mount point).
+    unmountAll,
   );
 });
 
