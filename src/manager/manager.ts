@@ -2,7 +2,7 @@
 // the public API on one port. Managers are numbered by their address's position in the sorted
 // --peers list, so every manager derives the same ids from the same list.
 import { createHash } from 'node:crypto';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
 import { NetworkFaults } from '../raft/faults.js';
@@ -217,8 +217,11 @@ function isLoopback(host: string): boolean {
 /** Shows a new cluster's tokens once (and writes them to --tokens-file, 0600, when given). */
 function announceNewCluster(o: ManagerOptions, t: NonNullable<ManagerTls['created']>, clusterId: string): void {
   if (o.tokensFile) {
-    writeFileSync(o.tokensFile, JSON.stringify({ clusterId, caDigest: t.caDigest, admin: t.admin, readonly: t.readonly, worker: t.worker, manager: t.manager }, null, 2) + '\n', { mode: 0o600 });
-    chmodSync(o.tokensFile, 0o600);
+    // Whole or not at all: whoever waits for the file (a script, `orch up`) never reads half of it.
+    const tmp = `${o.tokensFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ clusterId, caDigest: t.caDigest, admin: t.admin, readonly: t.readonly, worker: t.worker, manager: t.manager }, null, 2) + '\n', { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, o.tokensFile);
   }
   (o.announce ?? ((text: string) => process.stdout.write(text)))(
     [

@@ -150,17 +150,34 @@ export class ProcessCluster {
       opts.prepareDataDir?.(c.managers[k].dataDir, k);
     }
     c.bootPeers = c.managers.map((m) => m.address);
-    if (opts.secure) {
+    try {
+      await c.spawnAll();
+    } catch (err) {
+      // No test holds the cluster yet to stop it: what was started must not outlive the test. (The
+      // temp dir stays if a test mounted something in it: prepareDataDir's undoing is the test's.)
+      await c.stop(true);
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // a mount point
+      }
+      throw err;
+    }
+    return c;
+  }
+
+  private async spawnAll(): Promise<void> {
+    const n = this.managers.length;
+    if (this.opts.secure) {
       // The first manager makes the CA and the tokens; the others need its manager token.
-      c.spawn(0, { extra: ['--tokens-file', c.tokensFile] });
+      this.spawn(0, { extra: ['--tokens-file', this.tokensFile] });
       const deadline = Date.now() + 30_000;
-      while (!existsSync(c.tokensFile)) {
-        if (Date.now() > deadline || !c.managers[0].running) throw new Error(`the first manager wrote no ${c.tokensFile}\n${c.logTails()}`);
+      while (!existsSync(this.tokensFile)) {
+        if (Date.now() > deadline || !this.managers[0].running) throw new Error(`the first manager wrote no ${this.tokensFile}\n${this.logTails()}`);
         await new Promise((r) => setTimeout(r, 20));
       }
-      for (let k = 1; k < n; k++) c.spawn(k, { extra: ['--token', c.tokens().manager] });
-    } else for (let k = 0; k < n; k++) c.spawn(k);
-    return c;
+      for (let k = 1; k < n; k++) this.spawn(k, { extra: ['--token', this.tokens().manager] });
+    } else for (let k = 0; k < n; k++) this.spawn(k);
   }
 
   get tokensFile(): string {

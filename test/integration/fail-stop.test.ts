@@ -4,7 +4,7 @@
 // managers within 3 s of the failure, with nothing acknowledged lost.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, unlinkSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProcessCluster, type ClusterOptions, type ManagerProcess } from '../helpers/cluster.js';
 import { until } from '../helpers/docker-cluster.js';
@@ -85,6 +85,8 @@ interface Scenario {
   line: RegExp;
   /** Also run a worker (no containers: --runtime sim) and check that it moves to the others and is never declared down. */
   worker?: boolean;
+  /** Once the checks passed: the cause is removed, and the victim started again must catch up. */
+  repair?: (c: ProcessCluster, k: number) => void;
 }
 
 /** After a failover, a worker's heartbeats reach the new leader: the worker is never declared down. */
@@ -150,6 +152,13 @@ async function failStopUnderWrites(t: Checks, opts: ClusterOptions, s: Scenario,
   let missing = 0;
   for (const [k, v] of log.acked) if (all.get(k) !== v) missing++;
   t.equal(missing, 0, `all ${log.acked.size} acknowledged writes are present (${log.failed} failed)`);
+  if (s.repair) {
+    s.repair(c, victim);
+    c.spawn(victim);
+    const leader = await c.waitForLeader(60_000);
+    const st = await c.waitForApplied(victim, leader.status.commit, 60_000);
+    t.ok(st.applied >= leader.status.commit, `started again after the repair, it applied ${st.applied} of ${leader.status.commit}: its log was intact up to the failed write`);
+  }
 }
 
 t.test('a leader whose data dir (a small tmpfs) fills up under writes exits; writes go on at the new leader', async (t) => {
@@ -171,6 +180,7 @@ t.test('a leader whose data dir (a small tmpfs) fills up under writes exits; wri
     {
       victim: 'leader',
       fail: (c, k) => t.comment(`filled the leader's tmpfs with ${fillUp(c.managers[k].dataDir)} more bytes`),
+      repair: (c, k) => unlinkSync(join(c.managers[k].dataDir, 'filler')),
       exitCode: EXIT_DISK_FAILED,
       line: /FATAL: data dir \S+: writing (the log|a snapshot file) failed \(.*No space left on device/,
     },
