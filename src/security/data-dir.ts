@@ -12,9 +12,14 @@ import { join } from 'node:path';
  */
 export function makePrivateDataDir(dir: string): void {
   process.umask(0o077);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
-  tighten(dir, 0);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    tighten(dir, 0);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`--data-dir ${dir}: cannot create it or make it private (0700) (${e.code ?? e.message}${e.path && e.path !== dir ? ` on ${e.path}` : ''}); it must be a directory this user owns`);
+  }
 }
 
 /** Strips group and other bits below `dir` (a data dir is a few levels deep; symlinks are left alone). */
