@@ -2,7 +2,7 @@
 // the public API on one port. Managers are numbered by their address's position in the sorted
 // --peers list, so every manager derives the same ids from the same list.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
 import { NetworkFaults } from '../raft/faults.js';
@@ -23,6 +23,8 @@ import { securityRoutes } from './api/security.js';
 import { apiTokenRoutes } from './api/api-tokens.js';
 import type { ManagerTls } from './tls-bootstrap.js';
 import { hasLocalTls } from '../security/local-store.js';
+import { makePrivateDataDir } from '../security/data-dir.js';
+import { testHooksFromEnv } from './test-hooks.js';
 import { kvRoutes } from './api/kv.js';
 import { serviceRoutes } from './api/services.js';
 import { Reconciler } from './reconciler.js';
@@ -88,7 +90,16 @@ export interface ManagerOptions {
   requestTimeoutMs?: number;
   /** A node `down` for this many ms is removed from the state by the leader (default 24 h; 0: never). */
   nodeRemoveAfterMs?: number;
+  /**
+   * A disk write failed or the state machine threw: the manager has logged one line naming the
+   * error and stopped serving (fail-stop); the process should exit non-zero now, so that clients,
+   * workers and a supervisor see it gone. Without it the manager just stays stopped.
+   */
+  onFatal?: (err: Error) => void;
 }
+
+/** How long a fail-stop may spend closing connections before the owner is told regardless. */
+const FAIL_STOP_MS = 2000;
 
 /**
  * Every `everyMs`, on the ready leader: when `due()` returns a command, proposes it (one at a time).
@@ -246,8 +257,11 @@ function isLoopback(host: string): boolean {
 /** Shows a new cluster's tokens once (and writes them to --tokens-file, 0600, when given). */
 function announceNewCluster(o: ManagerOptions, t: NonNullable<ManagerTls['created']>, clusterId: string): void {
   if (o.tokensFile) {
-    writeFileSync(o.tokensFile, JSON.stringify({ clusterId, caDigest: t.caDigest, admin: t.admin, readonly: t.readonly, worker: t.worker, manager: t.manager }, null, 2) + '\n', { mode: 0o600 });
-    chmodSync(o.tokensFile, 0o600);
+    // Whole or not at all: whoever waits for the file (a script, `orch up`) never reads half of it.
+    const tmp = `${o.tokensFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ clusterId, caDigest: t.caDigest, admin: t.admin, readonly: t.readonly, worker: t.worker, manager: t.manager }, null, 2) + '\n', { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, o.tokensFile);
   }
   (o.announce ?? ((text: string) => process.stdout.write(text)))(
     [
@@ -267,8 +281,9 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   const { self, peers } = v;
   let { id, clusterId } = v;
   const listen = parseAddress('--listen', o.listen);
-  mkdirSync(o.dataDir, { recursive: true });
-  const storage = await RaftStorage.open(o.dataDir);
+  makePrivateDataDir(o.dataDir);
+  const hooks = testHooksFromEnv();
+  const storage = await RaftStorage.open(o.dataDir, { testHookBeforeWrite: hooks.beforeWrite });
   const known = await storage.identity();
   // The managers this one knows of at start: --peers, or what the cluster said when it joined.
   let base = new Map<NodeId, string>(peers.map((p, k) => [k + 1, p]));
@@ -339,6 +354,10 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     t.onChange(() => (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(t.serverOptions()));
   }
   const state = new ManagerState();
+  let stopping: Promise<void> | null = null;
+  let fatal: Error | null = null;
+  let started = false;
+  const beforeApply = hooks.beforeApply;
   let metrics: ManagerMetrics | null = null;
   let heapTrimmer: HeapTrimmer | null = null;
   let transport: HttpTransport | null = null;
@@ -361,7 +380,13 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     conf: o.join !== undefined ? { voters: [], learners: [] } : { voters: [...addresses.keys()], learners: [] },
     forceConf: o.forceNewCluster === true,
     storage,
-    sm: state,
+    sm: beforeApply
+      ? {
+          apply: (e) => (beforeApply(), state.apply(e)),
+          snapshot: () => state.snapshot(),
+          restore: (d) => state.restore(d),
+        }
+      : state,
     heartbeatMs: o.heartbeatMs ?? 100,
     electionMs: o.electionMs ?? 1000,
     snapshotEvery: o.snapshotEvery ?? 50_000,
@@ -375,7 +400,15 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
       snapshotSaved: () => heapTrimmer?.check(true),
     },
     onRoleChange: (role, term, leader) => app.log.info({ role, term, leader }, `manager ${id} is ${role} in term ${term}${leader ? `, leader ${leader}` : ''}`),
+    onFatal: (err) => {
+      if (fatal) return;
+      fatal = err;
+      note(`FATAL: ${err.message.replace(/\s*\n\s*/g, ' ')}; this manager stops serving and exits so that the other managers take over`);
+      // During start-up, once the start is complete (below): then everything there is to stop exists.
+      if (started) stopAfterFatal(err);
+    },
   });
+  if (hooks.armed.length) note(`WARNING: test hooks armed (${hooks.armed.join(', ')}): for tests only, never in production`);
   const faults = o.chaos ? new NetworkFaults() : undefined;
   transport = new HttpTransport(
     id,
@@ -464,9 +497,25 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   if (mtls?.created) announceNewCluster(o, mtls.created, mtls.tls.material.clusterId);
   app.log.info({ id, address: self, peers, dataDir: o.dataDir, clusterId }, `manager ${id} listening on ${o.listen}`);
 
-  let stopping: Promise<void> | null = null;
-  async function stop(): Promise<void> {
-    if (node.isLeader() && node.transferLeadership()) {
+  started = true;
+  if (fatal) stopAfterFatal(fatal);
+
+  /**
+   * Fail-stop: this manager stops serving at once (open connections are dropped, so clients and
+   * workers go to the other managers, and followers see the leader's connections close and elect
+   * another without waiting out a timeout). The disk is not touched again. Bounded: the owner hears
+   * of it within FAIL_STOP_MS whatever hangs.
+   */
+  function stopAfterFatal(err: Error): void {
+    const closing = (stopping ??= stop(false));
+    app.server.closeAllConnections();
+    const bound = new Promise((r) => setTimeout(r, FAIL_STOP_MS).unref());
+    void Promise.race([closing.catch(() => undefined), bound]).then(() => o.onFatal?.(err));
+  }
+
+  /** `healthy` false: after a fatal error, no hand-over and no last write to the disk. */
+  async function stop(healthy = true): Promise<void> {
+    if (healthy && node.isLeader() && node.transferLeadership()) {
       const deadline = Date.now() + 2 * (o.electionMs ?? 1000);
       while (node.isLeader() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       app.log.info({ leader: node.leaderId() }, node.isLeader() ? 'leadership transfer timed out' : `handed leadership to manager ${node.leaderId()}`);
@@ -479,11 +528,20 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     stopPromoter();
     stopRemovalWatch();
     heapTrimmer?.stop();
-    await node.stop();
-    await app.close();
+    // A write that hangs (a dying disk) must not hang the shutdown: then the disk is left open.
+    const idle = await node.stop(healthy ? 5000 : 500);
+    const closing = app.close();
+    if (!healthy) {
+      // Serving has stopped once the server is closed; the rest closes while the process exits.
+      app.server.closeAllConnections();
+      await closing;
+      void Promise.allSettled([transport?.close(), mtls?.tls.close()]);
+      return;
+    }
+    await closing;
     await transport?.close();
     await mtls?.tls.close();
-    await storage.close();
+    if (idle) await storage.close();
   }
   const stopManager = () => (stopping ??= stop());
   return { id, app, node, state, storage, stop: stopManager };

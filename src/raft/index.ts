@@ -1,8 +1,8 @@
 export * from './types.js';
 export { Raft, type RaftConfig, type PersistedState, type Status } from './raft.js';
 export { Random } from './random.js';
-export { RaftNode, ConfChangeError, NotLeaderError, OutcomeUnknownError, NotCommittedError, type StateMachine, type RaftNodeOptions, type RaftObserver } from './node.js';
-export { RaftStorage, StorageError, type Identity } from './storage.js';
+export { RaftNode, ConfChangeError, NodeStoppedError, NotLeaderError, OutcomeUnknownError, NotCommittedError, type StateMachine, type RaftNodeOptions, type RaftObserver } from './node.js';
+export { RaftStorage, StorageError, type Identity, type StorageOptions } from './storage.js';
 export { HttpTransport } from './transport.js';
 export { raftRoutes } from './transport-routes.js';
 export { CodecError, encodeMessages, decodeMessages } from './codec.js';

@@ -23,6 +23,18 @@ export class NotLeaderError extends Error {
   }
 }
 
+/**
+ * This node stopped after a fatal error (its disk failed, or its state machine threw): it takes no
+ * more requests. Nothing new was accepted, so a retry on another manager is safe.
+ */
+export class NodeStoppedError extends NotLeaderError {
+  constructor(readonly fatal: Error) {
+    super(NONE);
+    // Not the error itself (it names paths on the manager's disk): its log has that.
+    this.message = 'this manager stopped after a fatal error (see its log); another manager serves';
+  }
+}
+
 /** The write may or may not have been committed: retry with the same idempotency key. */
 export class OutcomeUnknownError extends Error {}
 
@@ -64,6 +76,12 @@ export interface RaftNodeOptions {
   proposalTimeoutMs?: number;
   readTimeoutMs?: number;
   onRoleChange?: (role: Role, term: number, leader: NodeId) => void;
+  /**
+   * The node stopped for good: a disk write failed or the state machine threw. Its state may be
+   * ahead of or behind its disk, so it must not serve or vote again in this process; the owner stops
+   * serving and exits (fail-stop), and other managers take over. Called once.
+   */
+  onFatal?: (err: Error) => void;
   /** Timings for metrics, reported as they happen. */
   observe?: RaftObserver;
 }
@@ -172,7 +190,9 @@ export class RaftNode {
 
   /** The core's view, for status pages. */
   status(): Status {
-    return this.core.status();
+    const s = this.core.status();
+    // A stopped node's core may still say "leader": status pages must not send anyone to it.
+    return this.failure ? { ...s, role: 'follower', lead: NONE } : s;
   }
 
   get id(): NodeId {
@@ -209,7 +229,7 @@ export class RaftNode {
 
   /** Inbound messages from the transport. */
   receive(msgs: Message[]): void {
-    if (this.stopped) return;
+    if (this.stopped || this.failure) return;
     for (const m of msgs) this.inbox.push(m);
     this.schedule();
   }
@@ -220,7 +240,7 @@ export class RaftNode {
    * request of their own. This halves the round trips of replication.
    */
   receiveAndReply(from: NodeId, msgs: Message[]): Promise<Message[]> {
-    if (this.stopped) return Promise.resolve([]);
+    if (this.stopped || this.failure) return Promise.resolve([]);
     return new Promise((resolve) => {
       for (const m of msgs) this.inbox.push(m);
       this.replySlots.push({ from, msgs: [], resolve, armed: false });
@@ -250,7 +270,7 @@ export class RaftNode {
    * retry), or OutcomeUnknownError (retry with the same idempotency key).
    */
   propose(data: Uint8Array, type: EntryType = EntryType.Normal): Promise<unknown> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) return Promise.reject(new NodeStoppedError(this.failure));
     if (this.role !== 'leader') return Promise.reject(new NotLeaderError(this.leader));
     return new Promise((resolve, reject) => {
       this.proposals.push({ data, type, resolve, reject });
@@ -263,7 +283,7 @@ export class RaftNode {
    * committed and applied here; rejects with NotLeaderError, ConfChangeError, or OutcomeUnknownError.
    */
   proposeConfChange(cc: ConfChange): Promise<ConfChangeRecord> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) return Promise.reject(new NodeStoppedError(this.failure));
     if (this.role !== 'leader') return Promise.reject(new NotLeaderError(this.leader));
     return new Promise((resolve, reject) => {
       this.proposals.push({ data: new Uint8Array(0), type: EntryType.ConfChange, cc, resolve: resolve as (v: unknown) => void, reject });
@@ -273,7 +293,7 @@ export class RaftNode {
 
   /** Resolves when a linearizable read may be served from the local state machine (ReadIndex). */
   readBarrier(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) return Promise.reject(new NodeStoppedError(this.failure));
     if (this.leader === NONE) return Promise.reject(new NotLeaderError(NONE));
     return new Promise((resolve, reject) => {
       const ctx = this.nextCtx++;
@@ -315,7 +335,7 @@ export class RaftNode {
   }
 
   private schedule(): void {
-    if (this.turnScheduled || this.inTurn || this.stopped) return;
+    if (this.turnScheduled || this.inTurn || this.stopped || this.failure) return;
     this.turnScheduled = true;
     setImmediate(() => void this.turn());
   }
@@ -463,7 +483,7 @@ export class RaftNode {
   private answerSlots(): void {
     const keep: typeof this.replySlots = [];
     for (const slot of this.replySlots) {
-      if (slot.armed || this.stopped) slot.resolve(slot.msgs);
+      if (slot.armed || this.stopped || this.failure) slot.resolve(slot.msgs);
       else keep.push(slot);
     }
     this.replySlots = keep;
@@ -471,7 +491,7 @@ export class RaftNode {
 
   private apply(e: Entry): void {
     // Membership changes are the core's; the application reads the configuration from status().
-    const result = e.type === EntryType.ConfChange ? decodeConfChange(e.data) : e.data.length > 0 ? this.opts.sm.apply(e) : undefined;
+    const result = e.type === EntryType.ConfChange ? decodeConfChange(e.data) : e.data.length > 0 ? this.applyToStateMachine(e) : undefined;
     this.metrics.applied = e.index;
     this.bytesSinceSnapshot += e.data.length;
     const w = this.waiting.get(e.index);
@@ -485,6 +505,15 @@ export class RaftNode {
     } else {
       this.metrics.proposalsFailed++;
       w.reject(new NotCommittedError('the write lost its place in the log to another leader\'s entry'));
+    }
+  }
+
+  /** The state machine is deterministic: an entry it cannot apply is a fatal error, not a reply. */
+  private applyToStateMachine(e: Entry): unknown {
+    try {
+      return this.opts.sm.apply(e);
+    } catch (err) {
+      throw new Error(`the state machine failed to apply entry ${e.index} (term ${e.term}): ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -570,27 +599,60 @@ export class RaftNode {
     return n;
   }
 
+  /**
+   * Fail-stop: after a failed write or a throwing apply, the core and the disk may disagree, and
+   * the state machine may be half-applied. Nothing more is stepped, sent, applied or answered; what
+   * waits is refused (a proposal whose entry was not applied here is not acknowledged: its outcome is
+   * unknown, as it may still commit elsewhere), and the owner is told once (onFatal).
+   */
   private fail(err: Error): void {
+    if (this.failure) return;
     this.failure = err;
-    const e = new Error(`raft node stopped: ${err.message}`);
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    const why = 'this manager stopped after a fatal error (see its log)';
     for (const w of this.waiting.values()) {
       clearTimeout(w.timer);
-      w.reject(new OutcomeUnknownError(e.message));
+      this.metrics.proposalsFailed++;
+      w.reject(new OutcomeUnknownError(`${why}; the write's outcome is unknown`));
     }
     this.waiting.clear();
-    this.opts.onRoleChange?.('follower', this.core.term, NONE);
-    console.error(`orch: ${e.message}`);
+    // Never handed to the core: safe to retry elsewhere.
+    for (const p of this.proposals) p.reject(new NodeStoppedError(err));
+    this.proposals = [];
+    for (const { pr } of this.reads) this.refuseRead(pr, err);
+    this.reads = [];
+    for (const pr of this.readsByCtx.values()) this.refuseRead(pr, err);
+    this.readsByCtx.clear();
+    for (const pr of this.readsWaitingApply) this.refuseRead(pr, err);
+    this.readsWaitingApply.length = 0;
+    this.inbox = [];
+    // Neither leader nor follower of anyone from now on: nothing here may act as the leader.
+    this.role = 'follower';
+    this.leader = NONE;
+    if (this.opts.onFatal) this.opts.onFatal(err);
+    else console.error(`orch: raft node stopped: ${err.message}`);
+  }
+
+  private refuseRead(pr: PendingRead, err: Error): void {
+    clearTimeout(pr.timer);
+    pr.reject(new NodeStoppedError(err));
   }
 
   get failed(): Error | null {
     return this.failure;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the node. A turn that is writing may finish first, so the disk is never closed under it,
+   * but for at most `waitMs`: a disk that hangs must not hang the shutdown with it. Resolves false
+   * when that turn was still writing (the caller should then not close the storage).
+   */
+  async stop(waitMs = 5000): Promise<boolean> {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
-    // Let a turn that is writing finish, so the disk is never closed under it.
-    while (this.inTurn) await new Promise((r) => setTimeout(r, 5));
+    const deadline = performance.now() + waitMs;
+    while (this.inTurn && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     this.answerSlots();
     for (const w of this.waiting.values()) {
       clearTimeout(w.timer);
@@ -602,5 +664,6 @@ export class RaftNode {
       pr.reject(new NotLeaderError(NONE));
     }
     this.readsByCtx.clear();
+    return !this.inTurn;
   }
 }

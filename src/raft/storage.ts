@@ -25,11 +25,25 @@ import {
 import type { PersistedState } from './raft.js';
 import type { Entry, HardState, Ready, Snapshot } from './types.js';
 
-/** What a person can do about a damaged record (one line: the CLI prints the first line only). */
-const RECOVERY =
-  'to recover, stop this manager, delete or move its data dir, and start it again with the same flags: it rejoins and copies the data from the other managers (if it was the last one with data, see "Recovering from the loss of a quorum" in the README)';
+/**
+ * What a person can do about a damaged record (one line: the CLI prints the first line only). Not
+ * "wipe it and restart": a manager restarted under its old id with an empty log has forgotten its
+ * votes and could vote twice in one term, electing two leaders. It joins again as a new manager.
+ */
+function recovery(id: number | null): string {
+  const who = id === null ? 'ID (its id: see "orch cluster")' : String(id);
+  return `to recover, stop this manager, remove it from the cluster from another manager ("orch manager remove ${who}"), move its data dir away, and start it with an empty data dir and --join ADDRESS_OF_ANOTHER_MANAGER (and --token MANAGER_TOKEN on a TLS cluster) so that it joins under a new id and copies the data from the others; never restart it under its old id with an empty log, which forgets its votes (if it was the last one with data, see "Recovering from the loss of a quorum" in the README)`;
+}
 
 export class StorageError extends Error {}
+
+export interface StorageOptions {
+  /**
+   * TEST HOOK ONLY: called before every synced write (log batches and snapshot files); what it
+   * throws fails that write as a broken disk would. Tests of fail-stop inject EIO with it.
+   */
+  testHookBeforeWrite?: () => void;
+}
 
 type Key = Uint8Array;
 type Op = { type: 'put'; key: Key; value: Uint8Array } | { type: 'del'; key: Key };
@@ -105,26 +119,34 @@ export class RaftStorage {
   /** Time spent in synced writes, for metrics: [count, total ms]. */
   readonly fsync = { count: 0, ms: 0 };
 
+  /** The manager's id once the identity record was read: the recovery advice names it. */
+  private knownId: number | null = null;
+
   private constructor(
     private readonly db: ClassicLevel<Key, Uint8Array>,
     readonly dir: string,
+    private readonly opts: StorageOptions,
   ) {}
 
-  static async open(dir: string): Promise<RaftStorage> {
+  static async open(dir: string, opts: StorageOptions = {}): Promise<RaftStorage> {
     const db = new ClassicLevel<Key, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
     try {
       await db.open();
     } catch (err) {
       throw new StorageError(`data dir ${dir}: cannot open the log database: ${(err as Error).cause ?? (err as Error).message}`);
     }
-    return new RaftStorage(db, dir);
+    return new RaftStorage(db, dir, opts);
+  }
+
+  private recovery(): string {
+    return recovery(this.knownId);
   }
 
   private unseal(key: Key, value: Uint8Array, what: string): Uint8Array {
-    if (value.length < 4) throw new StorageError(`data dir ${this.dir}: ${what} is truncated (${value.length} bytes); ${RECOVERY}`);
+    if (value.length < 4) throw new StorageError(`data dir ${this.dir}: ${what} is truncated (${value.length} bytes); ${this.recovery()}`);
     const payload = value.subarray(4);
     const want = Buffer.from(value.buffer, value.byteOffset, 4).readUInt32BE(0);
-    if (crc32(payload, crc32(key)) !== want) throw new StorageError(`data dir ${this.dir}: ${what} is corrupt (checksum mismatch); ${RECOVERY}`);
+    if (crc32(payload, crc32(key)) !== want) throw new StorageError(`data dir ${this.dir}: ${what} is corrupt (checksum mismatch); ${this.recovery()}`);
     return payload;
   }
 
@@ -132,7 +154,7 @@ export class RaftStorage {
     try {
       return f();
     } catch (err) {
-      if (err instanceof CodecError) throw new StorageError(`data dir ${this.dir}: ${what} is corrupt: ${err.message}; ${RECOVERY}`);
+      if (err instanceof CodecError) throw new StorageError(`data dir ${this.dir}: ${what} is corrupt: ${err.message}; ${this.recovery()}`);
       throw err;
     }
   }
@@ -141,7 +163,9 @@ export class RaftStorage {
     const v = await this.db.get(IDENTITY_KEY);
     if (v === undefined) return null;
     const payload = this.unseal(IDENTITY_KEY, v, 'the identity record');
-    return this.decode('the identity record', () => JSON.parse(Buffer.from(payload).toString('utf8')) as Identity);
+    const id = this.decode('the identity record', () => JSON.parse(Buffer.from(payload).toString('utf8')) as Identity);
+    if (Number.isSafeInteger(id.id)) this.knownId = id.id;
+    return id;
   }
 
   async setIdentity(id: Identity): Promise<void> {
@@ -194,15 +218,15 @@ export class RaftStorage {
   }
 
   private async readSnapshotFile(f: SnapshotFile, index: number): Promise<Uint8Array> {
-    if (typeof f.file !== 'string' || !SNAP_FILE.test(f.file)) throw new StorageError(`data dir ${this.dir}: the snapshot file record at index ${index} is corrupt; ${RECOVERY}`);
+    if (typeof f.file !== 'string' || !SNAP_FILE.test(f.file)) throw new StorageError(`data dir ${this.dir}: the snapshot file record at index ${index} is corrupt; ${this.recovery()}`);
     let data: Buffer;
     try {
       data = await readFile(join(this.dir, f.file));
     } catch (err) {
-      throw new StorageError(`data dir ${this.dir}: the snapshot file ${f.file} at index ${index} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ${RECOVERY}`);
+      throw new StorageError(`data dir ${this.dir}: the snapshot file ${f.file} at index ${index} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ${this.recovery()}`);
     }
-    if (data.length !== f.bytes) throw new StorageError(`data dir ${this.dir}: the snapshot file ${f.file} at index ${index} is truncated (${data.length} of ${f.bytes} bytes); ${RECOVERY}`);
-    if (crc32(data) !== f.crc) throw new StorageError(`data dir ${this.dir}: the snapshot file ${f.file} at index ${index} is corrupt (checksum mismatch); ${RECOVERY}`);
+    if (data.length !== f.bytes) throw new StorageError(`data dir ${this.dir}: the snapshot file ${f.file} at index ${index} is truncated (${data.length} of ${f.bytes} bytes); ${this.recovery()}`);
+    if (crc32(data) !== f.crc) throw new StorageError(`data dir ${this.dir}: the snapshot file ${f.file} at index ${index} is corrupt (checksum mismatch); ${this.recovery()}`);
     return data;
   }
 
@@ -242,6 +266,15 @@ export class RaftStorage {
 
   /** Writes a snapshot's data to a new file, durably (file and directory synced), before any record names it. */
   private async writeSnapshotFile(s: Snapshot): Promise<SnapshotFile> {
+    try {
+      this.opts.testHookBeforeWrite?.();
+      return await this.writeSnapshotFileUnchecked(s);
+    } catch (err) {
+      throw this.writeFailed('writing a snapshot file', err as Error);
+    }
+  }
+
+  private async writeSnapshotFileUnchecked(s: Snapshot): Promise<SnapshotFile> {
     const file = `raft-snapshot-${s.meta.index}-${randomBytes(6).toString('hex')}.bin`;
     const tmp = join(this.dir, file.replace(/\.bin$/, '.tmp'));
     const fh = await open(tmp, 'w', 0o600);
@@ -332,9 +365,24 @@ export class RaftStorage {
 
   private async write(ops: Op[]): Promise<void> {
     const t0 = performance.now();
-    await this.db.batch(ops, { sync: true });
+    try {
+      this.opts.testHookBeforeWrite?.();
+      await this.db.batch(ops, { sync: true });
+    } catch (err) {
+      throw this.writeFailed('writing the log', err as Error);
+    }
     this.fsync.count++;
     this.fsync.ms += performance.now() - t0;
+  }
+
+  /** A failed write, named with its data dir and the system's reason (ENOSPC, EIO, ...). */
+  private writeFailed(what: string, err: Error): StorageError {
+    const cause = (err as { cause?: unknown }).cause;
+    const code = (err as NodeJS.ErrnoException).code;
+    const parts = [err.message, cause instanceof Error ? cause.message : undefined];
+    if (code && !parts.some((p) => p?.includes(code))) parts.unshift(code);
+    const detail = parts.filter(Boolean).join(': ');
+    return new StorageError(`data dir ${this.dir}: ${what} failed (${detail})`);
   }
 
   stats(): StorageStats {

@@ -1,4 +1,5 @@
-// A node's TLS material on its own disk, under <data-dir>/tls (0700; keys and secrets 0600):
+// A node's TLS material on its own disk, under <data-dir>/tls (0700, every file 0600 like the rest
+// of the data dir, see data-dir.ts):
 // ca.pem, node.pem, node-key.pem, and on managers secrets.json (the CA key and token secrets,
 // which every manager holds, as Swarm's managers hold the root CA key). Files are checked on
 // load: a half-written or foreign set stops start-up with what is wrong and how to recover.
@@ -35,12 +36,12 @@ export function saveLocalTls(dataDir: string, t: LocalTls): void {
   const dir = tlsDir(dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-  writeAtomic(join(dir, FILES.ca), t.material.caPem, 0o644);
+  writeAtomic(join(dir, FILES.ca), t.material.caPem, 0o600);
   writeAtomic(join(dir, FILES.key), t.material.keyPem, 0o600);
-  writeAtomic(join(dir, FILES.cluster), t.material.clusterId + '\n', 0o644);
+  writeAtomic(join(dir, FILES.cluster), t.material.clusterId + '\n', 0o600);
   if (t.secrets) writeAtomic(join(dir, FILES.secrets), JSON.stringify(t.secrets), 0o600);
   // The certificate last: its presence is what says the set is complete.
-  writeAtomic(join(dir, FILES.cert), t.material.certPem, 0o644);
+  writeAtomic(join(dir, FILES.cert), t.material.certPem, 0o600);
 }
 
 export function loadLocalTls(dataDir: string): LocalTls {

@@ -1,8 +1,8 @@
 // The worker's local state in classic-level under its data dir: its identity (so a restart is the
 // same node, not a new one) and the managers it last learned.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { ClassicLevel } from 'classic-level';
+import { makePrivateDataDir } from '../security/data-dir.js';
 
 export interface WorkerIdentity {
   id: string;
@@ -16,7 +16,8 @@ export class WorkerStore {
   ) {}
 
   static async open(dir: string): Promise<WorkerStore> {
-    mkdirSync(dir, { recursive: true });
+    // 0700, files 0600: it holds the node's TLS key (under tls/) beside this database.
+    makePrivateDataDir(dir);
     const db = new ClassicLevel<string, string>(dir, { valueEncoding: 'utf8' });
     try {
       await db.open();

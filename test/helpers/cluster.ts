@@ -69,6 +69,14 @@ export interface ClusterOptions {
    * `node bin/orch.js`: what benchmarks measure, since it is what users run.
    */
   launcher?: boolean;
+  /**
+   * Called with each manager's data dir before its first start (the dir does not exist yet): a
+   * test may create it on a file system of its own (a small tmpfs, to fill it). The test undoes
+   * what it did (after stop(true)).
+   */
+  prepareDataDir?: (dataDir: string, k: number) => void;
+  /** Extra environment of manager k's process (test hooks). */
+  managerEnv?: (m: ManagerProcess, k: number) => Record<string, string>;
 }
 
 /** A child process of the test: its pid while it runs, and a promise of its exit. */
@@ -139,19 +147,37 @@ export class ProcessCluster {
     for (let k = 0; k < n; k++) {
       const port = await freePort();
       c.managers.push(new ManagerProcess(`127.0.0.1:${port}`, join(dir, `m${k + 1}`), join(dir, `m${k + 1}.log`)));
+      opts.prepareDataDir?.(c.managers[k].dataDir, k);
     }
     c.bootPeers = c.managers.map((m) => m.address);
-    if (opts.secure) {
+    try {
+      await c.spawnAll();
+    } catch (err) {
+      // No test holds the cluster yet to stop it: what was started must not outlive the test. (The
+      // temp dir stays if a test mounted something in it: prepareDataDir's undoing is the test's.)
+      await c.stop(true);
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // a mount point
+      }
+      throw err;
+    }
+    return c;
+  }
+
+  private async spawnAll(): Promise<void> {
+    const n = this.managers.length;
+    if (this.opts.secure) {
       // The first manager makes the CA and the tokens; the others need its manager token.
-      c.spawn(0, { extra: ['--tokens-file', c.tokensFile] });
+      this.spawn(0, { extra: ['--tokens-file', this.tokensFile] });
       const deadline = Date.now() + 30_000;
-      while (!existsSync(c.tokensFile)) {
-        if (Date.now() > deadline || !c.managers[0].running) throw new Error(`the first manager wrote no ${c.tokensFile}\n${c.logTails()}`);
+      while (!existsSync(this.tokensFile)) {
+        if (Date.now() > deadline || !this.managers[0].running) throw new Error(`the first manager wrote no ${this.tokensFile}\n${this.logTails()}`);
         await new Promise((r) => setTimeout(r, 20));
       }
-      for (let k = 1; k < n; k++) c.spawn(k, { joinToken: c.tokens().manager });
-    } else for (let k = 0; k < n; k++) c.spawn(k);
-    return c;
+      for (let k = 1; k < n; k++) this.spawn(k, { joinToken: this.tokens().manager });
+    } else for (let k = 0; k < n; k++) this.spawn(k);
   }
 
   get tokensFile(): string {
@@ -228,7 +254,8 @@ export class ProcessCluster {
     const base = o.instrument === false ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_'))) : process.env;
     // Join tokens by environment, as `orch up` passes them: never on a command line.
     const joinToken = override.joinToken ?? (m.joinVia && !override.peers && o.secure ? this.tokens().manager : undefined);
-    const env = joinToken ? { ...base, ORCH_JOIN_TOKEN: joinToken } : base;
+    const withToken = joinToken ? { ...base, ORCH_JOIN_TOKEN: joinToken } : base;
+    const env = o.managerEnv ? { ...withToken, ...o.managerEnv(m, k) } : withToken;
     const p = o.launcher
       ? spawn('/bin/sh', [ORCH_LAUNCHER, ...args.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ORCH_NODE: process.execPath } })
       : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutLauncherSettings(env) });

@@ -84,16 +84,22 @@ t.test('a manager whose log has a corrupt record refuses to start, naming the da
   t.not(code, 0, `the manager exited with code ${code}`);
   const { readFileSync } = await import('node:fs');
   const log = readFileSync(c.managers[victim].logFile, 'utf8');
-  t.match(log, `orch: data dir ${c.managers[victim].dataDir}: the entry at index 7 is corrupt (checksum mismatch); to recover, stop this manager, delete or move its data dir`);
+  t.match(log, `orch: data dir ${c.managers[victim].dataDir}: the entry at index 7 is corrupt (checksum mismatch); to recover, stop this manager, remove it from the cluster`);
+  const victimId = [...c.initialPeers].sort().indexOf(c.managers[victim].address) + 1;
+  t.match(log, `"orch manager remove ${victimId}"`, 'the advice names the command with its id');
+  t.match(log, /joins under a new id/, 'and says to join again under a new id, not to restart it empty');
   t.equal((await client.kvGet('c/0/0')).value, '0:0', 'the other two still serve');
-  // The advice works: wiped and restarted, it rejoins and holds every acknowledged write.
-  c.wipe(victim);
-  c.spawn(victim);
-  const leader = await c.waitForLeader();
-  await c.waitForApplied(victim, leader.status.commit);
+  // The advice works: removed, its data dir moved away, it joins again under a new id and holds
+  // every acknowledged write.
+  t.equal((await client.removeManager(victimId)).removed, victimId, `manager ${victimId} removed`);
+  const via = c.managers[first.index].address;
+  c.retire(victim);
+  const k = await c.addManager(via);
+  const leader = await c.waitForLeader(20_000);
+  await c.waitForApplied(k, leader.status.commit);
   const { OrchClient } = await import('../../src/client/client.js');
-  const local = new OrchClient([c.managers[victim].address]);
+  const local = new OrchClient([c.managers[k].address]);
   t.teardown(() => local.close());
   const items = await local.kvList('c/', { stale: true });
-  t.equal(items.length, 20, `after a wipe it rejoined and holds all 20 writes (read from its own state)`);
+  t.equal(items.length, 20, `joined again as a new manager, it holds all 20 writes (read from its own state)`);
 });

@@ -90,6 +90,34 @@ t.test('one flipped byte in an entry stops the load, naming the data dir and the
   await s2.close();
 });
 
+t.test('the advice for a damaged log: remove the manager and join under a new id, never restart it empty', async (t) => {
+  const dir = tempDir(t);
+  const s = await RaftStorage.open(dir);
+  await s.setIdentity({ id: 2, address: '127.0.0.1:7002', clusterId: 'c1' });
+  await s.save(ready({ entries: ents(1, 3, 1), hardState: { term: 1, vote: 2, commit: 3 } }));
+  await s.close();
+  await damage(dir, entryKey(2), (v) => Buffer.concat([v, Buffer.from([1])]));
+  const s2 = await RaftStorage.open(dir);
+  await s2.identity();
+  const err = await s2.load().then(
+    () => null,
+    (e: Error) => e,
+  );
+  await s2.close();
+  t.ok(err, 'the load is refused');
+  const msg = err!.message;
+  t.notMatch(msg, /\n/, 'one line: the CLI prints the first line only');
+  t.match(msg, `data dir ${dir}: the entry at index 2 is corrupt (checksum mismatch); to recover,`);
+  t.match(msg, '"orch manager remove 2"', 'it names the command, with this manager\'s id');
+  t.match(msg, /--join .*joins under a new id/, 'it says to join again under a new id');
+  t.match(msg, /never restart it under its old id with an empty log/, 'it warns against the restart that breaks vote safety');
+  t.notMatch(msg, /start it again with the same flags/, 'not the old advice (same id, empty log)');
+  // Before the identity is read (it may be what is damaged), the advice still holds, without an id.
+  const s3 = await RaftStorage.open(dir);
+  await t.rejects(s3.load(), /"orch manager remove ID \(its id: see "orch cluster"\)"/);
+  await s3.close();
+});
+
 t.test('a truncated record and a damaged hard state are refused too', async (t) => {
   const dir = tempDir(t);
   const s = await RaftStorage.open(dir);

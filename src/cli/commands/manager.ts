@@ -3,6 +3,13 @@ import { bytesOption, durationOption, intOption } from '../parse.js';
 import { joinTokenOf } from '../join-token.js';
 import { withClient, type ClientOpts } from '../client.js';
 
+/**
+ * Exit codes of a manager that stopped itself after a fatal error (it logged one line naming it):
+ * a failed disk write (sysexits' EX_IOERR), or a state machine that threw (EX_SOFTWARE).
+ */
+export const EXIT_DISK_FAILED = 74;
+export const EXIT_APPLY_FAILED = 70;
+
 export function managerCommand(program: Command): void {
   const manager = program
     .command('manager')
@@ -43,6 +50,7 @@ export function managerCommand(program: Command): void {
       if (!o.dataDir) throw new Error("orch manager: required option '--data-dir <dir>' not specified");
       if (o.peers === undefined && o.join === undefined) throw new Error('orch manager: give --peers (a new cluster) or --join (a running one)');
       let removed = false;
+      const { StorageError } = await import('../../raft/storage.js');
       const { nodeRemoveAfter, eventBuffer, requestTimeout, ...rest } = o;
       const m = await startManager({
         ...rest,
@@ -52,6 +60,9 @@ export function managerCommand(program: Command): void {
         token: joinTokenOf(o),
         peers: o.peers?.split(',') ?? [],
         onRemoved: () => (removed = true),
+        // Fail-stop: the manager logged the error and stopped serving; the process goes now, whatever
+        // (a hung disk, a long-poll) would otherwise keep it alive.
+        onFatal: (err) => process.exit(err instanceof StorageError ? EXIT_DISK_FAILED : EXIT_APPLY_FAILED),
       });
       await new Promise<void>((resolve) => {
         // Removed from the cluster: the manager has stopped; so does the process.
