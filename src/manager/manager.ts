@@ -2,7 +2,7 @@
 // the public API on one port. Managers are numbered by their address's position in the sorted
 // --peers list, so every manager derives the same ids from the same list.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
 import { NetworkFaults } from '../raft/faults.js';
