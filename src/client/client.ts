@@ -171,6 +171,8 @@ function retryAfterMs(h: string | string[] | undefined): number {
 
 export class OrchClient {
   private preferred = 0;
+  /** The managers' addresses as the cluster last gave them (setManagers). */
+  private readonly given = new Set<string>();
   private readonly agent: Agent;
   private readonly deadlineMs: number;
   private readonly timeoutMs: number;
@@ -381,7 +383,15 @@ export class OrchClient {
 
   /** Replaces the list of managers (a worker learns them all from the first it reached). */
   setManagers(list: string[]): void {
-    if (list.length > 0) this.managers.splice(0, this.managers.length, ...list);
+    if (list.length === 0) return;
+    this.managers.splice(0, this.managers.length, ...list);
+    this.given.clear();
+    for (const a of list) this.given.add(a);
+  }
+
+  /** Whether the cluster named `address` as a manager's (not a person): its certificate must name it. */
+  clusterGave(address: string): boolean {
+    return this.given.has(address);
   }
 
   cluster(): Promise<ClusterInfo> {

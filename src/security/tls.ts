@@ -84,6 +84,18 @@ export class TlsContext {
   }
 
   /**
+   * A connector for a client of the managers (a worker): a manager whose certificate names the
+   * dialed host:port when the cluster gave that address (`given`), any manager of the cluster at an
+   * address a person gave (--join), whose certificate may name it otherwise.
+   */
+  managerConnector(given: (address: string) => boolean, timeoutMs = 2_000): buildConnector.connector {
+    return (opts, cb) => {
+      const address = `${opts.hostname}:${opts.port}`;
+      return this.connector(given(address) ? { role: 'manager', cn: address } : { role: 'manager' }, timeoutMs)(opts, cb);
+    };
+  }
+
+  /**
    * A shared keep-alive client for calls to the node expected. Kept per peer (a manager relays logs
    * from many workers), the least recently used closed past a bound.
    */

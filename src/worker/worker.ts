@@ -71,7 +71,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
         const name = n === 1 ? o.name : `${o.name}-${k + 1}`;
         const identity = await store.identity(name, n === 1 ? 'identity' : `identity-${k + 1}`);
         const tls = o.insecure ? null : await (await import('./tls.js')).workerTls({ dataDir: n === 1 ? o.dataDir : `${o.dataDir}/node-${k + 1}`, nodeId: identity.id, join, token: o.token, log });
-        const client = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.connector({ role: 'manager' }) });
+        const client: OrchClient = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.managerConnector((a) => client.clusterGave(a)) });
         const reg = await registerNode(client, { id: identity.id, name, address: NO_SERVER_ADDRESS, labels: o.labels ?? {}, capacity: o.simCapacity ?? { cpu: 4, memory: 8 * 2 ** 30, disk: 100 * 2 ** 30 } }, session, log);
         client.setManagers(reg.managers);
         const agent = new Agent(client, new SimRuntime(), identity.id, usage, { heartbeatMs: o.heartbeatMs ?? 1000, log: (m) => log(`${name}: ${m}`), session, onFatal: (f) => end(endLine(identity.id, f)) });
@@ -89,7 +89,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     }
     const identity = await store.identity(o.name);
     const tls = o.insecure ? null : await (await import('./tls.js')).workerTls({ dataDir: o.dataDir, nodeId: identity.id, join, token: o.token, log });
-    const client = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.connector({ role: 'manager' }) });
+    const client: OrchClient = new OrchClient(join, { deadlineMs: 30_000, tlsConnect: tls?.managerConnector((a) => client.clusterGave(a)) });
     stops.push(() => client.close());
     if (tls) {
       const stopRenewal = (await import('./tls.js')).startWorkerRenewal(o.dataDir, tls, client, log);

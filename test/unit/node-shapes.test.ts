@@ -4,7 +4,10 @@ import t from 'tap';
 import { isNodeAddress, parseAddress } from '../../src/manager/address.js';
 import { ClusterState } from '../../src/manager/state/cluster-state.js';
 import { normalizeSpec } from '../../src/spec/index.js';
-import { checkPeer } from '../../src/security/tls.js';
+import { createServer } from 'node:https';
+import { Agent, request } from 'undici';
+import { checkPeer, TlsContext } from '../../src/security/tls.js';
+import { createCa, issue } from '../../src/security/pki.js';
 
 t.test('a node address is exactly host:port', async (t) => {
   for (const ok of ['127.0.0.1:7001', 'worker-1.example.internal:65535', '[::1]:80', 'w1:1', 'no-server.invalid:1']) t.ok(isNodeAddress(ok), `${ok} is an address`);
@@ -42,4 +45,28 @@ t.test('a client accepts only the peer it expects', async (t) => {
   t.match(checkPeer('h', { ...worker, cn: 'bbbbbbbbbbbb' }, 'c1', { role: 'worker', cn: 'aaaaaaaaaaaa' })?.message, /not of worker aaaaaaaaaaaa/, 'nor one worker another');
   t.match(checkPeer('h', { ...manager, clusterId: 'c2' }, 'c1', { role: 'manager' })?.message, /cluster c2, not of cluster c1/, 'another cluster\'s node is refused');
   t.match(checkPeer('h', null, 'c1', { role: 'manager' })?.message, /no orch node/);
+});
+
+t.test('a worker checks the name of a manager at an address the cluster gave, the role elsewhere', async (t) => {
+  const ca = await createCa('c1');
+  const manager = await issue(ca, { cn: '10.9.9.9:7001', role: 'manager', clusterId: 'c1' }, 60_000);
+  const worker = await issue(ca, { cn: 'aaaaaaaaaaaa', role: 'worker', clusterId: 'c1' }, 60_000);
+  const server = createServer({ key: manager.keyPem, cert: manager.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: false }, (_req, res) => res.end('ok'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const address = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  const tls = new TlsContext({ caPem: ca.certPem, certPem: worker.certPem, keyPem: worker.keyPem, clusterId: 'c1' });
+  const get = async (given: boolean) => {
+    const agent = new Agent({ connect: tls.managerConnector(() => given) });
+    try {
+      const res = await request(`https://${address}/`, { dispatcher: agent });
+      return await res.body.text();
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await agent.close();
+    }
+  };
+  t.equal(await get(false), 'ok', 'a manager at an address a person gave: any manager of the cluster');
+  t.match(await get(true), /certificate of manager 10\.9\.9\.9:7001, not of manager 127\.0\.0\.1:\d+/, 'at an address the cluster gave: the manager named there, no other');
 });
