@@ -33,11 +33,17 @@ export interface BootstrapOptions {
 
 export async function bootstrapManagerTls(o: BootstrapOptions): Promise<ManagerTls> {
   if (hasLocalTls(o.dataDir)) {
-    const { material, secrets } = loadLocalTls(o.dataDir);
+    const { material, secrets, expired } = loadLocalTls(o.dataDir);
     if (!secrets) throw new Error(`${o.dataDir}/tls holds a worker's identity, not a manager's; use another --data-dir`);
     const cn = subjectOfPem(material.certPem)?.cn;
     if (cn !== o.self) throw new Error(`${o.dataDir}/tls: the certificate is for manager ${cn}, not ${o.self}; check --listen/--advertise, or use the data dir of ${o.self}`);
-    return { tls: new TlsContext(material), local: secrets };
+    if (!expired) return { tls: new TlsContext(material), local: secrets };
+    // Stopped for longer than its certificate lives: a manager holds the CA key, and signs itself a new one.
+    const node = await issue(secrets.ca, { cn: o.self, role: 'manager', clusterId: material.clusterId }, o.certTtlMs);
+    const renewed = { ...material, certPem: node.certPem, keyPem: node.keyPem };
+    saveLocalTls(o.dataDir, { material: renewed, secrets });
+    o.log(`this manager's certificate expired while it was stopped; renewed with the cluster CA, it expires ${new Date(validity(node.certPem).notAfter).toISOString()}`);
+    return { tls: new TlsContext(renewed), local: secrets };
   }
   if (o.hasRaftData) {
     throw new Error(`data dir ${o.dataDir} holds a cluster that was started with --insecure (no TLS files in ${o.dataDir}/tls); start it with --insecure again, or wipe the data dir to create a TLS cluster`);

@@ -47,6 +47,14 @@ export function issuedBy(certPem: string, caPem: string, now = Date.now()): bool
   return c.checkIssued(ca) && c.verify(ca.publicKey) && Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo);
 }
 
+/** Whether `certPem` is `caPem`'s and valid now, signed by it but out of its dates, or not its at all. */
+export function certificateStatus(certPem: string, caPem: string, now = Date.now()): 'valid' | 'expired' | 'foreign' {
+  const c = new X509Certificate(certPem);
+  const ca = new X509Certificate(caPem);
+  if (!c.checkIssued(ca) || !c.verify(ca.publicKey)) return 'foreign';
+  return Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo) ? 'valid' : 'expired';
+}
+
 /** Who a PEM certificate names. */
 export function subjectOfPem(certPem: string): NodeSubject | null {
   const fields: Record<string, string> = {};

@@ -6,13 +6,15 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeSecrets, type ClusterSecrets } from '../manager/state/security-state.js';
-import { issuedBy } from './identity.js';
+import { certificateStatus } from './identity.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface LocalTls {
   material: TlsMaterial;
   /** Managers only. */
   secrets: ClusterSecrets | null;
+  /** A manager's certificate that expired while it was down: it renews it with the CA key it holds. */
+  expired?: boolean;
 }
 
 const FILES = { ca: 'ca.pem', cert: 'node.pem', key: 'node-key.pem', secrets: 'secrets.json', cluster: 'cluster-id' } as const;
@@ -54,13 +56,17 @@ export function loadLocalTls(dataDir: string): LocalTls {
     }
   };
   const material: TlsMaterial = { caPem: read(FILES.ca), certPem: read(FILES.cert), keyPem: read(FILES.key), clusterId: read(FILES.cluster).trim() };
-  let ok: boolean;
+  let status: ReturnType<typeof certificateStatus>;
   try {
-    ok = issuedBy(material.certPem, material.caPem, Date.now());
+    status = certificateStatus(material.certPem, material.caPem, Date.now());
   } catch (err) {
     throw new Error(`${dir}: node.pem or ca.pem is not a valid PEM certificate (${(err as Error).message}); wipe the data dir and join again with a token`);
   }
-  if (!ok) throw new Error(`${dir}: node.pem was not issued by ca.pem or has expired; wipe the data dir and join again with a token (orch token worker|manager prints one)`);
+  if (status === 'foreign') throw new Error(`${dir}: node.pem was not issued by ca.pem; wipe the data dir and join again with a token (orch token worker|manager prints one)`);
+  // A manager holds the CA key and renews an expired certificate itself; a worker cannot.
+  if (status === 'expired' && !existsSync(join(dir, FILES.secrets))) {
+    throw new Error(`${dir}: node.pem has expired (this node was stopped longer than its certificate lives); wipe the data dir and join again with a token (orch token worker prints one)`);
+  }
   let secrets: ClusterSecrets | null = null;
   if (existsSync(join(dir, FILES.secrets))) {
     try {
@@ -72,5 +78,5 @@ export function loadLocalTls(dataDir: string): LocalTls {
     // Written by an earlier version: the API tokens as two lists of hashes.
     secrets = normalizeSecrets(secrets);
   }
-  return { material, secrets };
+  return { material, secrets, ...(status === 'expired' ? { expired: true } : {}) };
 }

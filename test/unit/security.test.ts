@@ -6,6 +6,13 @@ import { createCa, createRequest, fingerprint, issue, issuedBy, signRequest, sub
 import { formatToken, hashSecret, matchesHash, newSecret, parseToken, sameSecret } from '../../src/security/tokens.js';
 import { accessOf } from '../../src/manager/api/auth.js';
 import { managerIdentity } from '../../src/security/tls.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadLocalTls, saveLocalTls } from '../../src/security/local-store.js';
+import { bootstrapManagerTls } from '../../src/manager/tls-bootstrap.js';
+import { CERT_BACKDATE_MS } from '../../src/security/identity.js';
+import type { ClusterSecrets } from '../../src/manager/state/security-state.js';
 
 t.test('the CA signs a request with the subject it chooses, for the lifetime it chooses', async (t) => {
   const ca = await createCa('c0ffee0000000001');
@@ -69,4 +76,30 @@ t.test('a client that pins the CA still wants a manager at the other end', async
   const cert = (OU: string) => ({ subject: { CN: 'x', OU, O: 'c0ffee0000000001' } }) as never;
   t.equal(managerIdentity('m1', cert('manager')), undefined, 'a manager\'s certificate is accepted');
   t.match(managerIdentity('m1', cert('worker'))?.message, /certificate of worker x, not of a manager/, 'a worker\'s is not');
+});
+
+t.test('a certificate that expired while its node was stopped: a manager signs itself a new one, a worker is told to join again', async (t) => {
+  const ca = await createCa('c0ffee0000000003');
+  const clusterId = 'c0ffee0000000003';
+  const secrets = { clusterId, ca, join: { worker: newSecret(), manager: newSecret() }, api: { admin: [], readonly: [] } } as unknown as ClusterSecrets;
+  const managerDir = mkdtempSync(join(tmpdir(), 'orch-expired-m-'));
+  const workerDir = mkdtempSync(join(tmpdir(), 'orch-expired-w-'));
+  t.teardown(() => [managerDir, workerDir].forEach((d) => rmSync(d, { recursive: true, force: true })));
+  // Certificates are valid from a minute before they are issued: a lifetime below that is over at once.
+  const old = await issue(ca, { cn: '127.0.0.1:7001', role: 'manager', clusterId }, -CERT_BACKDATE_MS / 2);
+  saveLocalTls(managerDir, { material: { caPem: ca.certPem, certPem: old.certPem, keyPem: old.keyPem, clusterId }, secrets });
+  t.equal(loadLocalTls(managerDir).expired, true, 'the manager\'s certificate is seen expired');
+  const lines: string[] = [];
+  const m = await bootstrapManagerTls({ dataDir: managerDir, self: '127.0.0.1:7001', peers: ['127.0.0.1:7001'], certTtlMs: 60_000, hasRaftData: true, log: (l) => lines.push(l) });
+  t.ok(issuedBy(m.tls.material.certPem, ca.certPem), 'it starts with a new, valid certificate');
+  t.not(m.tls.material.certPem, old.certPem);
+  t.match(lines.join('\n'), /expired while it was stopped; renewed with the cluster CA/, 'and says so');
+  t.notOk(loadLocalTls(managerDir).expired, 'the new one is saved');
+  const w = await issue(ca, { cn: 'aaaaaaaaaaaa', role: 'worker', clusterId }, -CERT_BACKDATE_MS / 2);
+  saveLocalTls(workerDir, { material: { caPem: ca.certPem, certPem: w.certPem, keyPem: w.keyPem, clusterId }, secrets: null });
+  t.throws(() => loadLocalTls(workerDir), /node\.pem has expired .*join again with a token/, 'a worker holds no CA key: it joins again');
+  const other = await createCa('c0ffee0000000004');
+  const foreign = await issue(other, { cn: 'aaaaaaaaaaaa', role: 'worker', clusterId }, 60_000);
+  saveLocalTls(workerDir, { material: { caPem: ca.certPem, certPem: foreign.certPem, keyPem: foreign.keyPem, clusterId }, secrets: null });
+  t.throws(() => loadLocalTls(workerDir), /node\.pem was not issued by ca\.pem/, 'another CA\'s certificate is named as such');
 });
