@@ -82,7 +82,7 @@ const qs = (q: Record<string, string>) => {
 
 const spec = { name: 'fz', image: 'orch/busybox:latest', command: ['sleep', '1'], replicas: 1, resources: { memory: '16MiB' }, restart: { policy: 'never' } };
 const node = { id: NODE_ID, name: 'fuzz-node', address: '127.0.0.1:1', labels: { a: 'b' }, capacity: { cpu: 1, memory: 1 << 30, disk: 1 << 30 } };
-const heartbeat = { usage: { cpu: 0.1, memory: 1000, load: 0.2 }, reports: [{ taskId: 'nope', state: 'running', containerId: 'c', exitCode: null, error: null }] };
+const heartbeat = { usage: { cpu: 0.1, memory: 1000, load: 0.2 }, reports: [{ taskId: 'nope', state: 'running', containerId: 'abcdef012345', exitCode: null, error: null }] };
 
 interface Secure {
   tokens: { admin: string; readonly: string; worker: string; manager: string };

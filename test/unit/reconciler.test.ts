@@ -37,7 +37,7 @@ class Harness {
   fails: (t: Task) => boolean = () => false;
 
   constructor(nodes: string[], cpu = 8) {
-    for (const id of nodes) this.s.apply({ op: 'node.register', ts: 0, node: { id, name: id, address: id, labels: {}, capacity: { cpu, memory: 2 ** 34, disk: 2 ** 40 } } });
+    for (const id of nodes) this.s.apply({ op: 'node.register', ts: 0, node: { id, name: id, address: `${id}.invalid:1`, labels: {}, capacity: { cpu, memory: 2 ** 34, disk: 2 ** 40 } } });
   }
 
   /** One reconciler round, then every worker's reports; time moves on by ms. */
@@ -54,7 +54,7 @@ class Harness {
       const reports = s.assignmentsOf(nodeId).map((t) => {
         if (t.desired === 'shutdown') return { taskId: t.id, state: 'shutdown' as const };
         if (this.fails(t)) return { taskId: t.id, state: 'failed' as const, error: 'exited with code 1' };
-        return { taskId: t.id, state: 'running' as const, containerId: `c-${t.id}` };
+        return { taskId: t.id, state: 'running' as const, containerId: Buffer.from(t.id).toString('hex').padEnd(12, '0') };
       });
       if (reports.length) s.apply({ op: 'task.report', ts: now, nodeId, reports });
     }
@@ -211,7 +211,7 @@ t.test('plan and placement: one task per slot, spread over the least loaded read
   t.same(p.create.map((c) => c.slot), [1, 2, 3]);
   s.apply({ op: 'task.create', ts: 2, tasks: p.create });
   t.match(placePending(s).unplaced[0]?.reason ?? '', /no worker/, 'no worker: the reason is proposed');
-  for (const id of ['a', 'b']) s.apply({ op: 'node.register', ts: 3, node: { id, name: id, address: id, labels: {}, capacity: { cpu: 1, memory: 1, disk: 1 } } });
+  for (const id of ['a', 'b']) s.apply({ op: 'node.register', ts: 3, node: { id, name: id, address: `${id}.invalid:1`, labels: {}, capacity: { cpu: 1, memory: 1, disk: 1 } } });
   const placed = placePending(s);
   t.equal(placed.assignments.length, 3);
   const per = new Map<string, number>();
