@@ -4,7 +4,7 @@
 // and a new client Agent replaces the old one (open connections finish on the old).
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
-import { subjectOf, type NodeSubject, type Role } from './identity.js';
+import { issuedAtOf, subjectOf, type NodeSubject, type Role } from './identity.js';
 
 /**
  * Whom a client expects at the other end: a role, and for calls to a known peer its name (a
@@ -39,6 +39,10 @@ const MAX_AGENTS = 64;
 export class TlsContext {
   /** Keep-alive clients by expected peer ("role:cn"), least recently used first. */
   private readonly agents = new Map<string, Agent>();
+  /** The connector key each agent's connector caches under (see connector()), dropped with it. */
+  private static builtKey(agentKey: string, timeoutMs = 2_000): string {
+    return `${agentKey}:${timeoutMs}`;
+  }
   private readonly built = new Map<string, { m: TlsMaterial; connect: buildConnector.connector }>();
   private readonly listeners: ((m: TlsMaterial) => void)[] = [];
 
@@ -75,7 +79,7 @@ export class TlsContext {
    * pools and agents made once keep working across renewals.
    */
   connector(expect: Expected, timeoutMs = 2_000): buildConnector.connector {
-    const key = `${expect.role}:${expect.cn ?? '*'}:${timeoutMs}`;
+    const key = TlsContext.builtKey(`${expect.role}:${expect.cn ?? '*'}`, timeoutMs);
     return (opts, cb) => {
       let b = this.built.get(key);
       if (b?.m !== this.m) this.built.set(key, (b = { m: this.m, connect: buildConnector({ ...this.connectOptions(expect), timeout: timeoutMs }) }));
@@ -108,7 +112,7 @@ export class TlsContext {
       while (this.agents.size >= MAX_AGENTS) {
         const [oldest, agent] = this.agents.entries().next().value as [string, Agent];
         this.agents.delete(oldest);
-        this.built.delete(`${oldest}:2000`);
+        this.built.delete(TlsContext.builtKey(oldest));
         void agent.close().catch(() => undefined);
       }
     }
@@ -135,10 +139,25 @@ export class TlsContext {
 
 /** Who is at the other end of a request's TLS connection: a member of `clusterId`, or null. */
 export function peerOf(socket: unknown, clusterId: string): NodeSubject | null {
+  const subject = peerCertificateOf(socket)?.subject ?? null;
+  return subject && subject.clusterId === clusterId ? subject : null;
+}
+
+/** A connection's client certificate, read once: it cannot change on a TLS 1.3 connection. */
+const peers = new WeakMap<object, { subject: NodeSubject | null; issuedAt: number } | null>();
+
+/** Who the client certificate of an authorized TLS connection names, and when it was issued (null: none). */
+export function peerCertificateOf(socket: unknown): { subject: NodeSubject | null; issuedAt: number } | null {
   const s = socket as Partial<TLSSocket> | null;
   if (!s || typeof s.getPeerCertificate !== 'function' || !s.authorized) return null;
-  const subject = subjectOf(s.getPeerCertificate().subject as never);
-  return subject && subject.clusterId === clusterId ? subject : null;
+  let p = peers.get(s);
+  if (p === undefined) {
+    const cert = s.getPeerCertificate();
+    const issuedAt = cert.valid_from ? issuedAtOf(cert.valid_from) : 0;
+    p = { subject: subjectOf(cert.subject as never), issuedAt: Number.isFinite(issuedAt) ? issuedAt : 0 };
+    peers.set(s, p);
+  }
+  return p;
 }
 
 /**

@@ -13,8 +13,8 @@
 // With --insecure none of this is installed (plain HTTP on loopback, for development).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ManagerContext } from '../context.js';
-import { fingerprint, issuedAtOf, type NodeSubject } from '../../security/identity.js';
-import { peerOf } from '../../security/tls.js';
+import { fingerprint, type NodeSubject } from '../../security/identity.js';
+import { peerCertificateOf, peerOf } from '../../security/tls.js';
 import { findByHash, parseToken } from '../../security/tokens.js';
 import { isNodeAddress } from '../address.js';
 import { ApiError } from './errors.js';
@@ -85,7 +85,7 @@ function unauthenticated(message: string): ApiError {
 
 interface PeerSocket {
   authorizationError?: Error | string;
-  getPeerCertificate?: () => { subject?: unknown; valid_from?: string };
+  getPeerCertificate?: () => { subject?: unknown };
 }
 
 /** Why a TLS client certificate was not accepted, in words. */
@@ -122,9 +122,7 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
       throw new ApiError(403, 'revoked', `node ${peer.cn} was removed from the cluster; its certificate is revoked (join again with a token, as a new node)`);
     }
     if (peer.role === 'manager') {
-      const validFrom = (req.raw.socket as PeerSocket).getPeerCertificate?.().valid_from;
-      const issuedAt = validFrom ? issuedAtOf(validFrom) : 0;
-      if (ctx.state.membership.revoked(peer.cn, Number.isFinite(issuedAt) ? issuedAt : 0)) {
+      if (ctx.state.membership.revoked(peer.cn, peerCertificateOf(req.raw.socket)?.issuedAt ?? 0)) {
         throw new ApiError(403, 'revoked', `the manager at ${peer.cn} was removed from the cluster; this certificate of it is revoked (a new manager there joins with the manager token)`);
       }
     }

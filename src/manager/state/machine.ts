@@ -152,7 +152,8 @@ export class ManagerState implements StateMachine {
         const { result, events } = applyWithEvents(this.cluster, cmd, () => structuredClone(this.cluster.apply(cmd)));
         if (events.length) this.events.add(e.index, cmd.ts, events);
         this.clusterChanged();
-        // Results of cluster commands are kept whole: they hold what the proposer chose (ids).
+        // Results of cluster commands are kept: they hold what the proposer chose (ids); a service
+        // in one is kept by its id (compact()).
         this.remember(cmd.id, fp, e.index, result);
         return result;
       }
