@@ -152,6 +152,7 @@ export class RaftNode {
   private snapshotDue = false;
   private role: Role = 'follower';
   private leader: NodeId = NONE;
+  private readonly leaderWaiters = new Set<{ resolve: (id: NodeId) => void; timer: NodeJS.Timeout }>();
   /** For metrics: counters and the commit latency samples of this node's own proposals. */
   readonly metrics = { proposalsCommitted: 0, proposalsFailed: 0, leaderChanges: 0, snapshotsTaken: 0, applied: 0, turns: 0, readys: 0, saveMs: 0, entriesSaved: 0, turnMs: 0 };
 
@@ -225,6 +226,18 @@ export class RaftNode {
 
   leaderId(): NodeId {
     return this.leader;
+  }
+
+  /**
+   * Resolves with the leader's id once one is known, or NONE after `ms`: a request arriving during an
+   * election waits for its outcome instead of failing (Nomad and Consul hold RPCs the same way).
+   */
+  leaderKnown(ms: number): Promise<NodeId> {
+    if (this.leader !== NONE || this.stopped || this.failure) return Promise.resolve(this.leader);
+    return new Promise((resolve) => {
+      const w = { resolve, timer: setTimeout(() => this.leaderWaiters.delete(w) && resolve(NONE), ms) };
+      this.leaderWaiters.add(w);
+    });
   }
 
   /** Inbound messages from the transport. */
@@ -534,6 +547,13 @@ export class RaftNode {
     if (lead !== this.leader && lead !== NONE) this.metrics.leaderChanges++;
     this.role = role;
     this.leader = lead;
+    if (lead !== NONE) {
+      for (const w of this.leaderWaiters) {
+        clearTimeout(w.timer);
+        w.resolve(lead);
+      }
+      this.leaderWaiters.clear();
+    }
     if (wasLeader && role !== 'leader') {
       // Proposals in flight may still commit under the next leader: their outcome is unknown.
       for (const [index, w] of this.waiting) {
@@ -654,6 +674,11 @@ export class RaftNode {
     const deadline = performance.now() + waitMs;
     while (this.inTurn && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     this.answerSlots();
+    for (const w of this.leaderWaiters) {
+      clearTimeout(w.timer);
+      w.resolve(NONE);
+    }
+    this.leaderWaiters.clear();
     for (const w of this.waiting.values()) {
       clearTimeout(w.timer);
       w.reject(new OutcomeUnknownError('the node is shutting down; the write\'s outcome is unknown'));

@@ -52,8 +52,9 @@ t.test('a service created through a follower exists on all three managers', asyn
   const { index } = await c.waitForLeader();
   const follower = c.managers[(index + 1) % 3].address;
   const res = await request(`http://${follower}/v1/services`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'web', image: 'orch/busybox:latest', replicas: 3 }) });
-  t.equal(res.statusCode, 201, 'the follower forwarded the create to the leader');
-  const svc = (await res.body.json()) as Svc;
+  const created = await res.body.text();
+  t.equal(res.statusCode, 201, `the follower forwarded the create to the leader: ${created}`);
+  const svc = JSON.parse(created) as Svc;
   for (let k = 0; k < 3; k++) {
     const ok = await until(async () => (await getJson<Task[]>(c.managers[k].address, '/v1/tasks?service=web&stale=true')).length === 3);
     t.ok(ok, `manager ${k} holds the service and its 3 tasks in its own replica`);

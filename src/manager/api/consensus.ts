@@ -12,6 +12,7 @@ import { ON_BEHALF_OF, onBehalfOf } from './auth.js';
 
 export const FORWARDED = 'x-orch-forwarded';
 const IDEMPOTENCY = 'idempotency-key';
+const LEADER_HOLD_MS = 3000;
 
 function noLeader(): ApiError {
   return new ApiError(503, 'no-leader', 'no leader: the managers are electing one or have lost their quorum; retry shortly');
@@ -24,7 +25,9 @@ function noLeader(): ApiError {
 export async function forwardIfFollower(ctx: ManagerContext, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
   if (ctx.node.isLeader()) return false;
   if (req.headers[FORWARDED]) throw new ApiError(503, 'leader-changed', 'the leader changed while the request was forwarded; retry');
-  const lead = ctx.node.leaderId();
+  // During an election, hold the request for about two election timeouts rather than fail it.
+  const lead = ctx.node.leaderId() === NONE ? await ctx.node.leaderKnown(LEADER_HOLD_MS) : ctx.node.leaderId();
+  if (lead === ctx.self) return false;
   const addr = lead === NONE ? undefined : ctx.addresses.get(lead);
   if (!addr) throw noLeader();
   const headers: Record<string, string> = { [FORWARDED]: String(ctx.self) };
