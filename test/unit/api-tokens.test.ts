@@ -10,7 +10,7 @@ import { ManagerState, type Envelope } from '../../src/manager/state/machine.js'
 import { SecurityState, type ClusterSecrets } from '../../src/manager/state/security-state.js';
 import { findByHash, hashSecret } from '../../src/security/tokens.js';
 import { joinTokenOf } from '../../src/cli/join-token.js';
-import { accessOf } from '../../src/manager/api/auth.js';
+import { tableAccess } from '../../src/manager/api/auth.js';
 
 const h = (c: string) => c.repeat(64);
 const base = (api: unknown): ClusterSecrets => ({ clusterId: 'c1', ca: { certPem: 'CA', keyPem: 'KEY' }, join: { worker: 'w', manager: 'm' }, api: api as ClusterSecrets['api'] });
@@ -82,11 +82,11 @@ t.test('a secret finds its token by hash; none matches a stranger', async (t) =>
 });
 
 t.test('the API tokens\' routes are admin only, and do not clash with the join tokens\'', async (t) => {
-  t.equal(accessOf('GET', '/v1/tokens/api'), 'admin', 'listing needs an admin token, though a GET');
-  t.equal(accessOf('POST', '/v1/tokens/api'), 'admin');
-  t.equal(accessOf('POST', '/v1/tokens/api/:name/rotate'), 'admin');
-  t.equal(accessOf('DELETE', '/v1/tokens/api/:name'), 'admin');
-  t.equal(accessOf('GET', '/v1/tokens/:role'), 'admin');
+  t.equal(tableAccess('GET', '/v1/tokens/api'), 'admin', 'listing needs an admin token, though a GET');
+  t.equal(tableAccess('POST', '/v1/tokens/api'), 'admin');
+  t.equal(tableAccess('POST', '/v1/tokens/api/:name/rotate'), 'admin');
+  t.equal(tableAccess('DELETE', '/v1/tokens/api/:name'), 'admin');
+  t.equal(tableAccess('GET', '/v1/tokens/:role'), 'admin');
 });
 
 t.test('join token from --token-file (owner-only), ORCH_JOIN_TOKEN or --token', async (t) => {

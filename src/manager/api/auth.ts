@@ -47,7 +47,20 @@ const ROUTES: Record<string, Access> = {
   'GET /v1/nodes/:id/assignments': 'worker',
 };
 
-export function accessOf(method: string, route: string | undefined): Access {
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call this route: declared by each route beside its schema. */
+    access?: Access;
+  }
+}
+
+/** The route's declared access; routes not yet declaring one fall back to the table, then read/admin by method. */
+export function accessOf(req: FastifyRequest): Access {
+  return req.routeOptions.config?.access ?? tableAccess(req.method, req.routeOptions.url);
+}
+
+/** TRANSITIONAL: the central table, until every route declares its access in its own config. */
+export function tableAccess(method: string, route: string | undefined): Access {
   const a = route ? ROUTES[`${method} ${route}`] : undefined;
   return a ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'admin');
 }
@@ -150,7 +163,7 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
   }
 
   app.addHook('onRequest', async (req, reply) => {
-    const access = accessOf(req.method, req.routeOptions.url);
+    const access = accessOf(req);
     if (access === 'open') return;
     const route = `${req.method} ${req.routeOptions.url ?? req.url}`;
     const peer = peerOf(req.raw.socket, sec.tls.material.clusterId);
@@ -190,7 +203,7 @@ export function installAuth(app: FastifyInstance, ctx: ManagerContext): void {
   // A node acts only as itself: the node id in the path or body must be its certificate's (or the
   // one its forwarding manager vouched for); a manager asks to be added only at its own address.
   app.addHook('preHandler', async (req) => {
-    const access = accessOf(req.method, req.routeOptions.url);
+    const access = accessOf(req);
     const c = req.orchCaller;
     if (access === 'worker' && c?.kind === 'worker') {
       const id = (req.params as { id?: string } | undefined)?.id ?? (req.body as { id?: string } | undefined)?.id;
