@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAddress } from '../manager/address.js';
+import { parseAddress } from '../api/address.js';
 
 /** The cluster file that `orch up` writes; the CLI reads it when no manager is given. */
 export const CLUSTER_FILE = join('.orch', 'cluster.json');

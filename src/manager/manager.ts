@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
 import { NetworkFaults } from '../raft/faults.js';
 import { chaosRoutes } from './api/chaos.js';
-import { parseAddress } from './address.js';
+import { parseAddress } from '../api/address.js';
 import { clusterRoutes } from './api/cluster.js';
 import { settingsRoutes } from './api/settings.js';
 import { installErrorHandler } from './api/errors.js';
@@ -29,6 +29,7 @@ import { kvRoutes } from './api/kv.js';
 import { serviceRoutes } from './api/services.js';
 import { Reconciler } from './reconciler.js';
 import type { Strategy } from '../scheduler/index.js';
+import { PLACEMENT_STRATEGIES } from '../api/spec.js';
 import { Liveness } from './liveness.js';
 import { workerRoutes } from './api/workers.js';
 import { managerRoutes } from './api/managers.js';
@@ -214,8 +215,8 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
   ] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < lo)) throw new Error(`${flag}: expected an integer >= ${lo}, got ${v}`);
   }
-  if (o.scheduler !== undefined && !['spread', 'binpack', 'epvm', 'round-robin'].includes(o.scheduler)) {
-    throw new Error(`--scheduler: expected spread, binpack, epvm or round-robin, got ${JSON.stringify(o.scheduler)}`);
+  if (o.scheduler !== undefined && !(PLACEMENT_STRATEGIES as readonly string[]).includes(o.scheduler)) {
+    throw new Error(`--scheduler: expected ${PLACEMENT_STRATEGIES.slice(0, -1).join(', ')} or ${PLACEMENT_STRATEGIES.at(-1)}, got ${JSON.stringify(o.scheduler)}`);
   }
   if (o.certTtlMs !== undefined && (!Number.isSafeInteger(o.certTtlMs) || o.certTtlMs < 1000)) throw new Error(`--cert-ttl-ms: expected an integer >= 1000, got ${o.certTtlMs}`);
   if (o.insecure) {

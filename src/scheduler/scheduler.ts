@@ -2,11 +2,13 @@
 // nodes can take a task, a scorer ranks the feasible ones, the best is picked (ties by node id, so
 // the same input always gives the same output). All pending tasks of a round are placed in one
 // pass, each placement updating the reservations the next one sees.
+import type { Placement } from '../api/spec.js';
 import type { Constraint } from '../spec/index.js';
 import { formatBytes } from '../spec/units.js';
 import { BinaryHeap } from './heap.js';
 
-export type Strategy = 'spread' | 'binpack' | 'epvm' | 'round-robin';
+/** The placement strategies are the API's (a spec names one). */
+export type Strategy = Placement;
 
 export interface Resources {
   cpu: number;

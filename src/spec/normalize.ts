@@ -122,9 +122,7 @@ export function parseConstraint(s: string): Constraint | null {
   return { field, ...(field === 'label' ? { label: m[2] } : {}), op: m[3] as '==' | '!=', value: m[4] };
 }
 
-export function formatConstraint(c: Constraint): string {
-  return `node.${c.field === 'label' ? `labels.${c.label}` : c.field} ${c.op} ${c.value}`;
-}
+export { formatConstraint } from '../api/spec.js';
 
 /** Validates and normalizes a spec; throws SpecError listing every problem found. */
 export function normalizeSpec(input: unknown): ServiceSpec {

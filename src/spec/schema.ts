@@ -1,6 +1,7 @@
 // The service spec as a person writes it (JSON or YAML), as a TypeBox type, which is JSON Schema.
 // Sizes, durations and cpus may be written with units; normalize.ts turns them into numbers.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Placement } from '../api/spec.js';
 
 const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 32 })], { description: 'a size like 64MiB, 1.5GiB or a number of bytes', unit: 'bytes' });
 const Duration = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 32 })], { description: 'a duration like 500ms, 5s or 1m', unit: 'duration' });
@@ -61,7 +62,7 @@ export const SpecInputSchema = closed({
     ),
   ),
   constraints: Type.Optional(Type.Array(Type.String({ maxLength: 512 }), { maxItems: 32 })),
-  placement: Type.Optional(Type.Union([Type.Literal('spread'), Type.Literal('binpack'), Type.Literal('epvm'), Type.Literal('round-robin')])),
+  placement: Type.Optional(Placement),
   update: Type.Optional(
     closed({
       parallelism: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
@@ -73,43 +74,5 @@ export const SpecInputSchema = closed({
 
 export type SpecInput = Static<typeof SpecInputSchema>;
 
-/** A placement constraint, parsed: node.name, node.id or node.labels.KEY, compared with == or !=. */
-export interface Constraint {
-  field: 'name' | 'id' | 'label';
-  label?: string;
-  op: '==' | '!=';
-  value: string;
-}
-
-/** The spec after normalization: every default filled in, every unit turned into a number. */
-export interface ServiceSpec {
-  name: string;
-  image: string;
-  command: string[];
-  replicas: number;
-  /**
-   * cpu in cpus; memory and disk in bytes. 0 means "not reserved". pids: the most processes and
-   * threads the container may run at once (a limit, not a reservation; never unlimited).
-   */
-  resources: { cpu: number; memory: number; disk: number; pids: number };
-  env: Record<string, string>;
-  network: 'host' | 'bridge' | 'none';
-  ports: { container: number; host: number | null; protocol: 'tcp' | 'udp' }[];
-  restart: { policy: 'never' | 'on-failure' | 'always'; maxAttempts: number; delayMs: number };
-  privileged: boolean;
-  capAdd: string[];
-  /** Host paths bound into the container. */
-  mounts: { source: string; target: string; readOnly: boolean }[];
-  healthCheck: null | {
-    http: { port: number; path: string } | null;
-    tcp: { port: number } | null;
-    exec: { command: string[] } | null;
-    intervalMs: number;
-    timeoutMs: number;
-    retries: number;
-    startPeriodMs: number;
-  };
-  constraints: Constraint[];
-  placement: 'spread' | 'binpack' | 'epvm' | 'round-robin' | null;
-  update: { parallelism: number; monitorMs: number; failureAction: 'pause' | 'rollback' };
-}
+// The normalized spec and a parsed constraint are API shapes: defined once, in src/api.
+export type { Constraint, ServiceSpec } from '../api/spec.js';

@@ -7,7 +7,7 @@ import { DockerRuntime, dockerFromHost } from './runtime/docker.js';
 import { SimRuntime } from './runtime/sim.js';
 import { WorkerStore } from './store.js';
 import { startLogsServer } from './logs-server.js';
-import { NO_SERVER_ADDRESS, parseAddress } from '../manager/address.js';
+import { NO_SERVER_ADDRESS, parseAddress } from '../api/address.js';
 import { newSession, registerNode } from './register.js';
 import { ownerLabels, removeOldIdentities } from './old-identity.js';
 

@@ -1,7 +1,7 @@
 // What a node says about itself, checked to the exact shape: addresses, container ids, and who a
 // certificate names when a client expects a certain peer.
 import t from 'tap';
-import { isNodeAddress, parseAddress } from '../../src/manager/address.js';
+import { isNodeAddress, parseAddress } from '../../src/api/address.js';
 import { ClusterState } from '../../src/manager/state/cluster-state.js';
 import { normalizeSpec } from '../../src/spec/index.js';
 import { createServer } from 'node:https';

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import type { Placement } from '../../api/spec.js';
 import { bytesOption, durationOption, intOption } from '../parse.js';
 import { joinTokenOf } from '../join-token.js';
 import { withClient, type ClientOpts } from '../client.js';
@@ -42,7 +43,7 @@ export function managerCommand(program: Command): void {
     .option('--request-timeout <duration>', 'a request must arrive whole within this', durationOption('--request-timeout'), 30_000)
     .option('--force-new-cluster', 'the managers\' quorum is lost for good: start this survivor as a new one-manager cluster from its own log (--peers must name only this manager)')
     .addOption(new Option('--chaos', 'fault injection for the chaos suite (PUT /chaos/faults); never in production').hideHelp())
-    .action(async (o: { join?: string; peers?: string; insecure?: boolean; token?: string; tokenFile?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; heapTrimMib: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: 'spread' | 'binpack' | 'epvm' | 'round-robin'; nodeRemoveAfter: number; rateLimitToken: number; rateLimitNode: number; maxEventSubscribers: number; eventBuffer: number; requestTimeout: number }) => {
+    .action(async (o: { join?: string; peers?: string; insecure?: boolean; token?: string; tokenFile?: string; tokensFile?: string; certTtlMs?: number; chaos?: boolean; forceNewCluster?: boolean; allowPrivileged?: boolean; listen: string; dataDir: string; advertise?: string; heartbeatMs: number; electionMs: number; snapshotEvery: number; keepEntries: number; heapTrimMib: number; logLevel: string; workerHeartbeatMs: number; workerMissed: number; scheduler: Placement; nodeRemoveAfter: number; rateLimitToken: number; rateLimitNode: number; maxEventSubscribers: number; eventBuffer: number; requestTimeout: number }) => {
       // Loaded only here: fastify and LevelDB are not needed by the client commands.
       const { startManager } = await import('../../manager/manager.js');
       // Checked here, not by commander: "orch manager remove ID" must not ask for them.

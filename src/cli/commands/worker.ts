@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseAddress } from '../../manager/address.js';
+import { parseAddress } from '../../api/address.js';
 import { intOption } from '../parse.js';
 import { joinTokenOf } from '../join-token.js';
 

@@ -16,7 +16,7 @@ import type { ManagerContext } from '../context.js';
 import { fingerprint, type NodeSubject } from '../../security/identity.js';
 import { peerCertificateOf, peerOf } from '../../security/tls.js';
 import { findByHash, parseToken } from '../../security/tokens.js';
-import { isNodeAddress } from '../address.js';
+import { isNodeAddress } from '../../api/address.js';
 import { ApiError } from './errors.js';
 import type { Caller } from './caller.js';
 

@@ -4,7 +4,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { request } from 'undici';
 import { ConfChangeError, NotLeaderError, OutcomeUnknownError, type ConfChange, type NodeId } from '../../raft/index.js';
-import { parseAddress } from '../address.js';
+import { parseAddress } from '../../api/address.js';
 import type { ManagerContext } from '../context.js';
 import type { MembershipResult } from '../state/membership-state.js';
 import { ApiError } from './errors.js';

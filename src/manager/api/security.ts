@@ -8,7 +8,7 @@ import type { SecurityResult } from '../state/security-state.js';
 import { fingerprint } from '../../security/identity.js';
 import { formatToken, newSecret, parseToken, sameSecret } from '../../security/tokens.js';
 import { ApiError } from './errors.js';
-import { parseAddress } from '../address.js';
+import { parseAddress } from '../../api/address.js';
 import { forwardIfFollower, propose } from './consensus.js';
 
 const roleParams = { type: 'object', properties: { role: { type: 'string', enum: ['worker', 'manager'] } }, required: ['role'], additionalProperties: false } as const;

@@ -11,7 +11,7 @@ import { ApiError } from './errors.js';
 import { settingsOf } from './settings.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { untilState } from './state-wait.js';
-import { isNodeAddress } from '../address.js';
+import { isNodeAddress } from '../../api/address.js';
 
 /** The longest a blocking read waits (below any proxy's or client's idle timeout). */
 const MAX_BLOCK_MS = 30_000;

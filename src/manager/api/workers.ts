@@ -9,7 +9,7 @@ import { specOf, type ClusterResult, type TaskReport } from '../state/cluster-st
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';
 import { untilState } from './state-wait.js';
-import { isNodeAddress } from '../address.js';
+import { isNodeAddress } from '../../api/address.js';
 import { NodeSessions } from '../sessions.js';
 
 /** The agent's session (see ../sessions.ts): in the query, which a follower forwards with the path. */

@@ -2,88 +2,19 @@
 // commands in log order on every manager, so it is deterministic: ids and timestamps come inside
 // the commands (chosen by the proposer), never from this code.
 import { canonicalSpec, upgradeSpec, type ServiceSpec } from '../../spec/index.js';
-import { isNodeAddress } from '../address.js';
+import { isNodeAddress } from '../../api/address.js';
+import type { NodeRegistration, NodeRecord } from '../../api/nodes.js';
+import type { Service, UpdateStatus } from '../../api/services.js';
+import { TERMINAL, type Task, type TaskReport, type TaskState } from '../../api/tasks.js';
+
+// The stored shapes are the API's (src/api): one definition for the state, the routes and clients.
+export type { NodeRecord, Service, Task, TaskReport, TaskState, UpdateStatus };
+export { TERMINAL };
 
 /** A Docker container id, full or cut short: what a worker may report as a task's container. */
 export const CONTAINER_ID = /^[a-f0-9]{12,64}$/;
 
-export type TaskState = 'pending' | 'assigned' | 'starting' | 'running' | 'complete' | 'failed' | 'shutdown' | 'lost';
-export const TERMINAL: ReadonlySet<TaskState> = new Set(['complete', 'failed', 'shutdown', 'lost']);
-
-export interface Service {
-  id: string;
-  name: string;
-  spec: ServiceSpec;
-  /** Grows by one for every change of the spec. */
-  version: number;
-  /** Grows only when what a task runs changes (not for replicas or update settings): a scale is not a redeploy. */
-  taskVersion: number;
-  /** "stopped": `orch stop` asked for all its tasks to shut down. */
-  state: 'active' | 'stopped';
-  /**
-   * The spec each task version runs, by taskVersion: the current one, the one a rollback would
-   * return to, and any a live task still runs (a worker needs it to start it or to check its health).
-   */
-  specs: Record<string, ServiceSpec>;
-  /** The highest taskVersion ever given out: a rollback reuses an old number, a new spec never does. */
-  maxTaskVersion: number;
-  /** The last rolling update, while it runs and after it ended; null before the first. */
-  update: UpdateStatus | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/**
- * A rolling update from one task version to another. `updating` and `rolling-back` are driven by the
- * leader's reconciler; `paused` waits for a person (a new spec or `orch update --rollback`).
- */
-export interface UpdateStatus {
-  state: 'updating' | 'paused' | 'completed' | 'rolling-back' | 'rolled-back';
-  from: number;
-  to: number;
-  startedAt: number;
-  updatedAt: number;
-  message: string | null;
-}
-
 export type UpdateAction = 'complete' | 'pause' | 'rollback';
-
-export interface Task {
-  id: string;
-  serviceId: string;
-  serviceName: string;
-  slot: number;
-  /** The service's taskVersion this task runs. */
-  version: number;
-  nodeId: string | null;
-  desired: 'running' | 'shutdown';
-  state: TaskState;
-  containerId: string | null;
-  exitCode: number | null;
-  error: string | null;
-  /** Why a pending task is not placed yet, for `orch get`. */
-  reason: string | null;
-  /** Failures in a row of this slot before this task (the restart policy counts them). */
-  restarts: number;
-  /** When it was reported running; a rolling update monitors it from then. */
-  runningAt: number | null;
-  /** Its health check's verdict; null when the service has none. */
-  health: 'starting' | 'healthy' | 'unhealthy' | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface NodeRecord {
-  id: string;
-  name: string;
-  address: string;
-  labels: Record<string, string>;
-  capacity: { cpu: number; memory: number; disk: number };
-  availability: 'active' | 'pause' | 'drain';
-  status: 'ready' | 'down';
-  createdAt: number;
-  updatedAt: number;
-}
 
 export type ClusterCommand =
   | { op: 'service.upsert'; ts: number; serviceId: string; spec: ServiceSpec; expectVersion?: number }
@@ -95,7 +26,7 @@ export type ClusterCommand =
   /** Removes a node for good: its tasks are lost (and replaced), its certificate is refused from now on. */
   | { op: 'node.remove'; ts: number; nodeId: string }
   | { op: 'task.shutdown'; ts: number; ids: string[]; terminal?: string[] }
-  | { op: 'node.register'; ts: number; node: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }
+  | { op: 'node.register'; ts: number; node: NodeRegistration }
   | { op: 'node.status'; ts: number; nodes: { id: string; status: 'ready' | 'down' }[] }
   | { op: 'task.assign'; ts: number; assignments: { taskId: string; nodeId: string }[]; unplaced?: { taskId: string; reason: string }[] }
   | { op: 'task.report'; ts: number; nodeId: string; reports: TaskReport[] };
@@ -107,16 +38,6 @@ export interface NewTask {
   version: number;
   /** Failures in a row of the slot so far; absent means none. */
   restarts?: number;
-}
-
-/** What a worker tells about one of its tasks. */
-export interface TaskReport {
-  taskId: string;
-  state: 'starting' | 'running' | 'complete' | 'failed' | 'shutdown';
-  containerId?: string | null;
-  exitCode?: number | null;
-  error?: string | null;
-  health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
 const STATES: readonly TaskState[] = ['pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'lost'];

@@ -1,3 +1,4 @@
+// Shared by every layer (CLI flags, worker, manager): it imports nothing.
 // Addresses as orch takes them: host:port. What a node says about itself (a worker's registered
 // address) is checked against the exact shape, since managers make URLs of it.
 
