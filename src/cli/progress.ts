@@ -1,7 +1,9 @@
 // Waiting on the cluster from the command line: a live line on a terminal, plain lines when the
 // output is a pipe or a file (one per change), and an error that says why when time runs out.
 import { InvalidArgumentError } from 'commander';
-import type { OrchClient, ServiceInfo, TaskInfo } from '../client/client.js';
+import type { ServiceView, ServiceWithTasks } from '../api/services.js';
+import type { Task } from '../api/tasks.js';
+import type { OrchClient } from '../client/client.js';
 import { parseDuration } from '../spec/units.js';
 
 export function durationOption(flag: string) {
@@ -55,10 +57,9 @@ export async function pollUntil<T>(timeoutMs: number, quiet: boolean, check: (p:
   }
 }
 
-type ServiceWithTasks = ServiceInfo & { tasks: TaskInfo[] };
 
 /** The state of a service's rolling update in words, or null when it has none running. */
-export function updateLine(s: ServiceInfo): string | null {
+export function updateLine(s: ServiceView): string | null {
   const u = s.update;
   if (!u) return null;
   const msg = u.message ? `: ${u.message}` : '';
@@ -81,7 +82,7 @@ export function updateLine(s: ServiceInfo): string | null {
  * back is an error (the command exits non-zero and says why).
  */
 export async function waitService(c: OrchClient, name: string, timeoutMs: number, quiet: boolean): Promise<ServiceWithTasks> {
-  let last: ServiceInfo | null = null;
+  let last: ServiceView | null = null;
   let index: number | null = null;
   const deadline = Date.now() + timeoutMs;
   // The counts are polled (a service of 100,000 tasks lists 38 MB of them); the tasks are fetched
@@ -104,7 +105,7 @@ export async function waitService(c: OrchClient, name: string, timeoutMs: number
       return !updating && s.running >= s.desired ? s : undefined;
     },
     async () => {
-      const tasks = await c.service(name).then((x) => x.tasks, () => [] as TaskInfo[]);
+      const tasks = await c.service(name).then((x) => x.tasks, () => [] as Task[]);
       const why = tasks.find((t) => t.desired === 'running' && t.state === 'pending' && t.reason)?.reason;
       return `${name}: ${last?.running ?? 0} of ${last?.desired ?? '?'} replicas running after ${Math.round(timeoutMs / 1000)} s${last?.update ? `; ${updateLine(last)}` : ''}${why ? ` (pending: ${why})` : ''}`;
     },

@@ -4,7 +4,9 @@
 // A 429 (over the caller's write budget) is retried on the same manager after its Retry-After.
 import { randomUUID } from 'node:crypto';
 import { Agent, request, type buildConnector } from 'undici';
-import type { ServiceSpec } from '../spec/index.js';
+import type { Assignment, Assignments, HeartbeatAnswer, HeartbeatBody, NodeInfo, NodeRecord, NodeRegistration, NodeRemoved, RegisterAnswer } from '../api/nodes.js';
+import type { ServiceView, ServiceWithTasks } from '../api/services.js';
+import type { Task, TaskListQuery } from '../api/tasks.js';
 
 export class ApiRequestError extends Error {
   constructor(
@@ -79,81 +81,6 @@ export interface ClusterSettings {
   allowPrivileged: boolean;
   /** Whether specs may ask for network: host. */
   allowHostNetwork: boolean;
-}
-
-export interface ServiceInfo {
-  id: string;
-  name: string;
-  version: number;
-  taskVersion: number;
-  state: 'active' | 'stopped';
-  spec: ServiceSpec;
-  running: number;
-  desired: number;
-  update: UpdateInfo | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** A rolling update as `orch get` shows it: `done` of `total` slots run the new version stably. */
-export interface UpdateInfo {
-  state: 'updating' | 'paused' | 'completed' | 'rolling-back' | 'rolled-back';
-  from: number;
-  to: number;
-  startedAt: number;
-  updatedAt: number;
-  message: string | null;
-  done: number;
-  total: number;
-}
-
-export interface TaskInfo {
-  id: string;
-  serviceId: string;
-  serviceName: string;
-  slot: number;
-  version: number;
-  nodeId: string | null;
-  desired: string;
-  state: string;
-  containerId: string | null;
-  exitCode: number | null;
-  error: string | null;
-  reason: string | null;
-  restarts: number;
-  runningAt: number | null;
-  health: 'starting' | 'healthy' | 'unhealthy' | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface NodeInfo {
-  id: string;
-  name: string;
-  address: string;
-  labels: Record<string, string>;
-  status: string;
-  availability: string;
-  capacity: { cpu: number; memory: number; disk: number };
-}
-
-export interface Assignment {
-  id: string;
-  serviceId: string;
-  serviceName: string;
-  slot: number;
-  desired: 'running' | 'shutdown';
-  state: string;
-  containerId: string | null;
-  spec: ServiceSpec | null;
-}
-
-export interface Assignments {
-  term: number;
-  version: number;
-  /** Absent when `unchanged`: the node's assignments are still those of `version`. */
-  tasks?: Assignment[];
-  unchanged?: boolean;
 }
 
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -271,20 +198,20 @@ export class OrchClient {
     return this.call('GET', `/v1/kv${s ? '?' + s : ''}`);
   }
 
-  createService(spec: unknown, idempotencyKey?: string): Promise<ServiceInfo> {
+  createService(spec: unknown, idempotencyKey?: string): Promise<ServiceView> {
     return this.call('POST', '/v1/services', spec, idempotencyKey);
   }
 
-  services(): Promise<ServiceInfo[]> {
+  services(): Promise<ServiceView[]> {
     return this.call('GET', '/v1/services');
   }
 
-  service(idOrName: string): Promise<ServiceInfo & { tasks: TaskInfo[] }> {
+  service(idOrName: string): Promise<ServiceWithTasks> {
     return this.call('GET', `/v1/services/${encodeURIComponent(idOrName)}`);
   }
 
   /** The service and its counts (running, desired...), without its task list: cheap to poll. */
-  serviceSummary(idOrName: string): Promise<ServiceInfo> {
+  serviceSummary(idOrName: string): Promise<ServiceView> {
     return this.call('GET', `/v1/services/${encodeURIComponent(idOrName)}?tasks=false`);
   }
 
@@ -292,44 +219,44 @@ export class OrchClient {
    * The summary once the cluster state has moved past `index` (from an earlier answer; null: at
    * once), or after `waitMs`: a blocking read. Also returns the index this answer is as of.
    */
-  async serviceSummaryAfter(idOrName: string, index: number | null, waitMs: number): Promise<{ service: ServiceInfo; index: number }> {
+  async serviceSummaryAfter(idOrName: string, index: number | null, waitMs: number): Promise<{ service: ServiceView; index: number }> {
     // Well inside the answer's own timeout, which a blocked read must not run into.
     const wait = Math.floor(Math.max(0, Math.min(30_000, this.timeoutMs / 2, waitMs)));
     const block = index === null || index < 0 ? '' : `&index=${index}&wait=${wait}`;
-    const r = await this.exchange<ServiceInfo>('GET', `/v1/services/${encodeURIComponent(idOrName)}?tasks=false${block}`);
+    const r = await this.exchange<ServiceView>('GET', `/v1/services/${encodeURIComponent(idOrName)}?tasks=false${block}`);
     const at = Number(r.headers['x-orch-index']);
     // A manager of an earlier version sends no index: then every read is a plain one.
     return { service: r.body, index: Number.isSafeInteger(at) ? at : -1 };
   }
 
-  patchService(idOrName: string, patch: Record<string, unknown>, idempotencyKey?: string): Promise<ServiceInfo> {
+  patchService(idOrName: string, patch: Record<string, unknown>, idempotencyKey?: string): Promise<ServiceView> {
     return this.call('PATCH', `/v1/services/${encodeURIComponent(idOrName)}`, patch, idempotencyKey);
   }
 
-  rollbackService(idOrName: string, idempotencyKey?: string): Promise<ServiceInfo> {
+  rollbackService(idOrName: string, idempotencyKey?: string): Promise<ServiceView> {
     return this.call('POST', `/v1/services/${encodeURIComponent(idOrName)}/rollback`, undefined, idempotencyKey);
   }
 
-  setNodeAvailability(idOrName: string, availability: 'active' | 'pause' | 'drain', idempotencyKey?: string): Promise<NodeInfo> {
+  setNodeAvailability(idOrName: string, availability: NodeRecord['availability'], idempotencyKey?: string): Promise<NodeRecord> {
     return this.call('PATCH', `/v1/nodes/${encodeURIComponent(idOrName)}`, { availability }, idempotencyKey);
   }
 
-  stopService(idOrName: string, idempotencyKey?: string): Promise<ServiceInfo> {
+  stopService(idOrName: string, idempotencyKey?: string): Promise<ServiceView> {
     return this.call('DELETE', `/v1/services/${encodeURIComponent(idOrName)}`, undefined, idempotencyKey);
   }
 
-  tasks(filter: { service?: string; node?: string; state?: string; all?: boolean } = {}): Promise<TaskInfo[]> {
+  tasks(filter: Omit<TaskListQuery, 'stale'> = {}): Promise<Task[]> {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined && v !== false) q.set(k, String(v));
     const s = q.toString();
     return this.call('GET', `/v1/tasks${s ? '?' + s : ''}`);
   }
 
-  task(id: string): Promise<TaskInfo> {
+  task(id: string): Promise<Task> {
     return this.call('GET', `/v1/tasks/${encodeURIComponent(id)}`);
   }
 
-  stopTask(id: string, idempotencyKey?: string): Promise<TaskInfo> {
+  stopTask(id: string, idempotencyKey?: string): Promise<Task> {
     return this.call('DELETE', `/v1/tasks/${encodeURIComponent(id)}`, undefined, idempotencyKey);
   }
 
@@ -338,11 +265,11 @@ export class OrchClient {
   }
 
   // `session`: the worker agent's session id, which tells two agents of one node apart.
-  registerNode(node: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } }, session?: string): Promise<{ id: string; managers: string[]; term: number }> {
+  registerNode(node: NodeRegistration, session?: string): Promise<RegisterAnswer> {
     return this.call('POST', `/v1/nodes/register${session ? `?session=${session}` : ''}`, node);
   }
 
-  heartbeat(nodeId: string, body: { usage?: { cpu: number; memory: number; load: number }; reports?: unknown[] }, session?: string): Promise<{ term: number; leader: number; managers: string[] }> {
+  heartbeat(nodeId: string, body: HeartbeatBody, session?: string): Promise<HeartbeatAnswer> {
     return this.call('POST', `/v1/nodes/${nodeId}/heartbeat${session ? `?session=${session}` : ''}`, body);
   }
 
@@ -373,7 +300,7 @@ export class OrchClient {
     return this.call('DELETE', `/v1/tokens/api/${encodeURIComponent(name)}`);
   }
 
-  removeNode(idOrName: string, force = false): Promise<{ id: string; name: string; removed: true; tasksLost: number }> {
+  removeNode(idOrName: string, force = false): Promise<NodeRemoved> {
     return this.call('DELETE', `/v1/nodes/${encodeURIComponent(idOrName)}${force ? '?force=true' : ''}`);
   }
 

@@ -3,15 +3,10 @@
 // fresh grace period before it may declare one down, so a failover never marks healthy nodes down;
 // a down node comes back only when this leader hears from it. A node down for longer than
 // `removeAfterMs` (by its record's updatedAt, set when it went down) is removed from the state.
+import type { Usage } from '../api/nodes.js';
 import type { ManagerContext } from './context.js';
 import { newId } from './ids.js';
 import { ManagerState } from './state/machine.js';
-
-export interface Usage {
-  cpu: number;
-  memory: number;
-  load: number;
-}
 
 export class Liveness {
   private readonly lastSeen = new Map<string, number>();

@@ -2,20 +2,13 @@
 // match them, and reports every transition (batched, in heartbeats). Assignments from an older
 // leader term are ignored; containers whose task is not assigned here any more are removed, so a
 // healed partition never leaves two copies running.
-import { ApiRequestError, type Assignment, type OrchClient } from '../client/client.js';
+import type { Assignment } from '../api/nodes.js';
+import { isTerminal, type TaskReport } from '../api/tasks.js';
+import { ApiRequestError, type OrchClient } from '../client/client.js';
 import { HealthMonitor } from './health.js';
 import { batchSize, fitReport, fitUsage } from './report-limits.js';
 import type { UsageSampler } from './resources.js';
 import type { Runtime, RuntimeContainer } from './runtime/runtime.js';
-
-export interface Report {
-  taskId: string;
-  state: 'starting' | 'running' | 'complete' | 'failed' | 'shutdown';
-  containerId?: string | null;
-  exitCode?: number | null;
-  error?: string | null;
-  health?: 'starting' | 'healthy' | 'unhealthy';
-}
 
 export interface AgentOptions {
   heartbeatMs: number;
@@ -49,10 +42,8 @@ export function fatalOf(err: unknown): Fatal | null {
   return null;
 }
 
-const TERMINAL = new Set(['complete', 'failed', 'shutdown', 'lost']);
-
 export class Agent {
-  private reports: Report[] = [];
+  private reports: TaskReport[] = [];
   private running = false;
   private term = 0;
   private version = -1;
@@ -107,7 +98,7 @@ export class Agent {
     this.monitors.clear();
   }
 
-  private report(r: Report): void {
+  private report(r: TaskReport): void {
     r = fitReport(r);
     this.reports.push(r);
     // Our copy follows what we report: a manager answers "unchanged" to a poll until an assignment
@@ -154,7 +145,7 @@ export class Agent {
    * sent again: re-sending a refused batch forever kept every later report out, and the node's
    * heartbeats failing made it down. Any other failure throws (the caller keeps the batch).
    */
-  private async send(batch: Report[]): Promise<void> {
+  private async send(batch: TaskReport[]): Promise<void> {
     try {
       const res = await this.client.heartbeat(this.nodeId, { usage: fitUsage(this.usage.latest), reports: batch }, this.opts.session);
       this.client.setManagers(res.managers);
@@ -252,7 +243,7 @@ export class Agent {
       const c = byTask.get(t.id);
       if (t.desired === 'shutdown') {
         if (c) work.push(this.removeContainer(c.containerId).then(() => this.report({ taskId: t.id, state: 'shutdown', exitCode: c.exitCode })));
-        else if (!TERMINAL.has(t.state)) this.report({ taskId: t.id, state: 'shutdown' });
+        else if (!isTerminal(t.state)) this.report({ taskId: t.id, state: 'shutdown' });
         continue;
       }
       if (!c) {
@@ -267,7 +258,7 @@ export class Agent {
       if (c.running) {
         if (t.state !== 'running') this.report({ taskId: t.id, state: 'running', containerId: c.containerId });
         this.watchHealth(t, c.containerId); // a container found again after a restart of this worker
-      } else if (!TERMINAL.has(t.state) && c.exitCode !== null && !Number.isNaN(c.exitCode)) {
+      } else if (!isTerminal(t.state) && c.exitCode !== null && !Number.isNaN(c.exitCode)) {
         this.report({ taskId: t.id, state: c.exitCode === 0 ? 'complete' : 'failed', containerId: c.containerId, exitCode: c.exitCode, error: c.exitCode === 0 ? null : `exited with code ${c.exitCode}` });
       }
     }

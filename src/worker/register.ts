@@ -3,9 +3,8 @@
 // src/manager/sessions.ts): it waits for that one to go quiet. A holder that stays alive is another
 // agent running this node (a copy of the data dir): then this one gives up with one clear line.
 import { randomBytes } from 'node:crypto';
+import type { NodeRegistration } from '../api/nodes.js';
 import { ApiRequestError, type OrchClient } from '../client/client.js';
-
-export type NodeRegistration = Parameters<OrchClient['registerNode']>[0];
 
 /** A new random session id: one per agent start. */
 export function newSession(): string {

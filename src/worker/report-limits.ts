@@ -1,8 +1,9 @@
 // What a worker sends fits what the managers accept: a report field over its limit made the whole
 // heartbeat a 400, the batch was sent again with every heartbeat, and the node was declared down
-// while it ran fine. The limits mirror the heartbeat schema of src/manager/api/workers.ts (a unit
+// while it ran fine. The limits mirror the heartbeat schema of src/api/nodes.ts (a unit
 // test pins them), and fields are cut here, at the source, before they are queued.
-import type { Report } from './agent.js';
+import type { Usage } from '../api/nodes.js';
+import type { TaskReport } from '../api/tasks.js';
 
 export const REPORT_LIMITS = {
   /** Characters (code points) of a report's error message. */
@@ -29,8 +30,8 @@ export function cutText(s: string, max: number): string {
 }
 
 /** The report with every field within what the managers accept. */
-export function fitReport(r: Report): Report {
-  const out: Report = { ...r };
+export function fitReport(r: TaskReport): TaskReport {
+  const out: TaskReport = { ...r };
   if (typeof out.error === 'string') out.error = cutText(out.error, REPORT_LIMITS.error);
   // NaN or a fraction from a malformed engine event: JSON would carry it as null or be refused.
   if (out.exitCode !== undefined && out.exitCode !== null && !Number.isSafeInteger(out.exitCode)) out.exitCode = null;
@@ -38,12 +39,12 @@ export function fitReport(r: Report): Report {
 }
 
 /** Upper bound of a report's JSON size: every error character escaped (\u00XX) is the worst case. */
-export function reportBytes(r: Report): number {
+export function reportBytes(r: TaskReport): number {
   return 200 + 6 * (r.error?.length ?? 0);
 }
 
 /** How many of `reports`, from the first, go in one heartbeat (at least one). */
-export function batchSize(reports: readonly Report[]): number {
+export function batchSize(reports: readonly TaskReport[]): number {
   let bytes = 0;
   let n = 0;
   for (const r of reports) {
@@ -56,7 +57,7 @@ export function batchSize(reports: readonly Report[]): number {
 }
 
 /** Usage with every figure a finite number: JSON carries NaN as null, which the managers refuse. */
-export function fitUsage(u: { cpu: number; memory: number; load: number }): { cpu: number; memory: number; load: number } {
+export function fitUsage(u: Usage): Usage {
   const f = (x: number) => (Number.isFinite(x) ? x : 0);
   return { cpu: f(u.cpu), memory: f(u.memory), load: f(u.load) };
 }

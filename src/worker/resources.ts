@@ -2,18 +2,7 @@
 // systeminformation calls are sampled in the background: currentLoad() blocks ~0.5 s on its first call.
 import { cpus } from 'node:os';
 import si from 'systeminformation';
-
-export interface Capacity {
-  cpu: number;
-  memory: number;
-  disk: number;
-}
-
-export interface Usage {
-  cpu: number;
-  memory: number;
-  load: number;
-}
+import type { Capacity, Usage } from '../api/nodes.js';
 
 export async function measureCapacity(): Promise<Capacity> {
   const [mem, fs] = await Promise.all([si.mem(), si.fsSize().catch(() => [])]);

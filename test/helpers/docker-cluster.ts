@@ -1,7 +1,8 @@
 // A cluster on the real Docker engine for integration tests: 3 managers and N workers as processes,
 // with waiting helpers that poll for a condition (an event seen through the API or `docker ps`).
 import type Docker from 'dockerode';
-import type { OrchClient, TaskInfo } from '../../src/client/client.js';
+import type { Task as TaskInfo } from '../../src/api/tasks.js';
+import type { OrchClient } from '../../src/client/client.js';
 import { execFile } from 'node:child_process';
 import { ORCH_BIN, ProcessCluster } from './cluster.js';
 import { dockerEngine } from './docker-engine.js';

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { freePort } from '../helpers/cluster.js';
 import { containersOf, dockerCluster, orchCli, runningTasks, sleep, until } from '../helpers/docker-cluster.js';
-import type { TaskInfo } from '../../src/client/client.js';
+import type { Task as TaskInfo } from '../../src/api/tasks.js';
 
 const IMAGE = 'orch/busybox:latest';
 const bySlotNewest = (ts: TaskInfo[]) => [...ts].sort((a, b) => a.slot - b.slot || b.createdAt - a.createdAt);

@@ -2,7 +2,7 @@
 // labelled, limited containers; exits, worker restarts and leader kills are handled.
 import t from 'tap';
 import { containersOf, dockerCluster, runningTasks, sleep, until } from '../helpers/docker-cluster.js';
-import type { TaskInfo } from '../../src/client/client.js';
+import type { Task as TaskInfo } from '../../src/api/tasks.js';
 
 const setup = dockerCluster;
 const running = runningTasks;

@@ -1,7 +1,8 @@
 // A worker's liveness does not wait on the log: while a heartbeat carrying reports waits for them to
 // commit, the next heartbeats go without reports, and no report is lost or sent twice.
 import t from 'tap';
-import { Agent, type Report } from '../../src/worker/agent.js';
+import { Agent } from '../../src/worker/agent.js';
+import type { TaskReport as Report } from '../../src/api/tasks.js';
 import type { OrchClient } from '../../src/client/client.js';
 import type { Runtime } from '../../src/worker/runtime/runtime.js';
 import type { UsageSampler } from '../../src/worker/resources.js';

@@ -3,7 +3,8 @@
 // sent again, while a batch that failed on the network is sent again. An answer that ends the agent
 // (removed: 403 revoked; replaced: 409 node-session-taken) stops it, and a removed node's containers go.
 import t from 'tap';
-import { Agent, type Fatal, type Report } from '../../src/worker/agent.js';
+import { Agent, type Fatal } from '../../src/worker/agent.js';
+import type { TaskReport as Report } from '../../src/api/tasks.js';
 import { ApiRequestError, type OrchClient } from '../../src/client/client.js';
 import type { Runtime, RuntimeContainer } from '../../src/worker/runtime/runtime.js';
 import type { UsageSampler } from '../../src/worker/resources.js';

@@ -1,11 +1,10 @@
 // `orch node drain|pause|activate NODE`: a node's availability. Drain moves its tasks elsewhere
 // (a replacement starts before the old task stops); pause keeps them but places nothing new.
 import type { Command } from 'commander';
+import { isTerminal } from '../../api/tasks.js';
 import { withClient, type ClientOpts } from '../client.js';
 import { printJson } from '../output.js';
 import { durationOption, pollUntil } from '../progress.js';
-
-const TERMINAL = new Set(['complete', 'failed', 'shutdown', 'lost']);
 
 export function nodeCommand(program: Command): void {
   const node = program.command('node').description('change a worker node\'s availability, or remove it');
@@ -39,7 +38,7 @@ export function nodeCommand(program: Command): void {
         if (o.json) printJson(n);
         else console.log(`node ${n.name} (${n.id}) is ${{ active: 'active', pause: 'paused', drain: 'draining' }[n.availability] ?? n.availability}`);
         if (!o.wait) return;
-        const live = async () => (await c.tasks({ node: n.id })).filter((t) => !TERMINAL.has(t.state));
+        const live = async () => (await c.tasks({ node: n.id })).filter((t) => !isTerminal(t.state));
         await pollUntil(
           o.timeout ?? 300_000,
           !!o.json,

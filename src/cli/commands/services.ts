@@ -1,7 +1,9 @@
 // Services and tasks from the command line: start, run, stop, scale, list, get, nodes.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ApiRequestError, type OrchClient, type ServiceInfo, type TaskInfo } from '../../client/client.js';
+import type { ServiceView, ServiceWithTasks } from '../../api/services.js';
+import type { Task } from '../../api/tasks.js';
+import { ApiRequestError, type OrchClient } from '../../client/client.js';
 import { formatBytes } from '../../spec/units.js';
 import { durationOption, updateLine, waitService } from '../progress.js';
 import { connection, withClient, type ClientOpts } from '../client.js';
@@ -17,7 +19,7 @@ function short(id: string | null): string | null {
   return id ? id.slice(0, 12) : null;
 }
 
-function printService(s: ServiceInfo, verb: string, json: boolean): void {
+function printService(s: ServiceView, verb: string, json: boolean): void {
   if (json) printJson(s);
   else console.log(`service ${s.name} ${verb} (id ${s.id}, version ${s.version}, ${s.desired} replicas)`);
 }
@@ -135,7 +137,7 @@ export function serviceCommands(program: Command): void {
 
   common(program.command('get <serviceOrTask>').description('show a service with its tasks, or one task')).action(async (target: string, o: ClientOpts) => {
     await withClient(o, async (c) => {
-      let s: (ServiceInfo & { tasks: TaskInfo[] }) | null = null;
+      let s: ServiceWithTasks | null = null;
       try {
         s = await c.service(target);
       } catch (err) {
@@ -205,10 +207,10 @@ export function serviceCommands(program: Command): void {
   });
 }
 
-function message(t: TaskInfo): string | null {
+function message(t: Task): string | null {
   return t.error ?? (t.state === 'pending' ? t.reason : null);
 }
 
-function taskRow(t: TaskInfo): (string | number | null)[] {
+function taskRow(t: Task): (string | number | null)[] {
   return [short(t.id), t.serviceName, t.slot, t.nodeId, t.desired, t.state, short(t.containerId), age(t.updatedAt), message(t)];
 }
