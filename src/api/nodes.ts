@@ -1,7 +1,7 @@
 // /v1/nodes and the worker protocol (register, heartbeat, assignments): the nodes as stored and
 // answered, and every body a worker and the managers exchange.
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from './enum.js';
+import { NullableString, StringEnum } from './kinds.js';
 import { ServiceSpec } from './spec.js';
 import { Desired, HEARTBEAT_LIMITS, TaskReport, TaskState } from './tasks.js';
 
@@ -94,7 +94,7 @@ export const Assignment = Type.Object({
   slot: Type.Integer(),
   desired: Desired,
   state: TaskState,
-  containerId: Type.Union([Type.String(), Type.Null()]),
+  containerId: NullableString,
   spec: Type.Union([ServiceSpec, Type.Null()]),
 });
 export type Assignment = Static<typeof Assignment>;

@@ -1,7 +1,7 @@
 // /v1/services: a service as stored in the replicated state, and as the API answers it (with counts
 // and the rolling update's progress).
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from './enum.js';
+import { NullableString, StringEnum } from './kinds.js';
 import { ServiceSpec } from './spec.js';
 import { Task } from './tasks.js';
 
@@ -17,7 +17,7 @@ export const UpdateStatus = Type.Object({
   to: Type.Integer(),
   startedAt: Type.Integer(),
   updatedAt: Type.Integer(),
-  message: Type.Union([Type.String(), Type.Null()]),
+  message: NullableString,
 });
 export type UpdateStatus = Static<typeof UpdateStatus>;
 

@@ -1,6 +1,7 @@
 // A service's spec as the API answers it and the state stores it: normalized (every default filled
 // in, every unit a number). The form a person writes is src/spec/schema.ts's SpecInputSchema.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { NullableInteger } from './kinds.js';
 
 /** How the scheduler chooses among the nodes that fit (src/scheduler). */
 export const PLACEMENT_STRATEGIES = ['spread', 'binpack', 'epvm', 'round-robin'] as const;
@@ -36,7 +37,7 @@ export const ServiceSpec = Type.Object({
   resources: Type.Object({ cpu: Type.Number(), memory: Type.Number(), disk: Type.Number(), pids: Type.Integer() }),
   env: Type.Record(Type.String(), Type.String()),
   network: Type.Union([Type.Literal('host'), Type.Literal('bridge'), Type.Literal('none')]),
-  ports: Type.Array(Type.Object({ container: Type.Integer(), host: Nullable(Type.Integer()), protocol: Type.Union([Type.Literal('tcp'), Type.Literal('udp')]) })),
+  ports: Type.Array(Type.Object({ container: Type.Integer(), host: NullableInteger, protocol: Type.Union([Type.Literal('tcp'), Type.Literal('udp')]) })),
   restart: Type.Object({
     policy: Type.Union([Type.Literal('never'), Type.Literal('on-failure'), Type.Literal('always')]),
     maxAttempts: Type.Integer(),

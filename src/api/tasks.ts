@@ -1,7 +1,7 @@
 // /v1/tasks and what workers report about tasks: one definition for the routes, the state, the
 // client and the worker.
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from './enum.js';
+import { NullableInteger, NullableString, StringEnum } from './kinds.js';
 
 export const TASK_STATES = ['pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'lost'] as const;
 export const TaskState = StringEnum(TASK_STATES);
@@ -19,9 +19,6 @@ export const TaskHealth = StringEnum(['starting', 'healthy', 'unhealthy']);
 export type TaskHealth = Static<typeof TaskHealth>;
 
 export const Desired = StringEnum(['running', 'shutdown']);
-
-const NullableString = Type.Union([Type.String(), Type.Null()]);
-const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
 
 export const Task = Type.Object({
   id: Type.String(),
@@ -43,7 +40,7 @@ export const Task = Type.Object({
   /** When it was reported running; a rolling update monitors it from then. */
   runningAt: NullableInteger,
   /** Its health check's verdict; null when the service has none. */
-  health: Type.Union([TaskHealth, Type.Null()]),
+  health: Type.Unsafe<TaskHealth | null>({ type: ['string', 'null'], enum: ['starting', 'healthy', 'unhealthy', null] }),
   createdAt: Type.Integer(),
   updatedAt: Type.Integer(),
 });

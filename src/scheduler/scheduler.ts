@@ -2,7 +2,7 @@
 // nodes can take a task, a scorer ranks the feasible ones, the best is picked (ties by node id, so
 // the same input always gives the same output). All pending tasks of a round are placed in one
 // pass, each placement updating the reservations the next one sees.
-import type { Placement } from '../api/spec.js';
+import { formatConstraint, type Placement } from '../api/spec.js';
 import type { Constraint } from '../spec/index.js';
 import { formatBytes } from '../spec/units.js';
 import { BinaryHeap } from './heap.js';
@@ -85,10 +85,6 @@ function portKey(p: HostPort): string {
 export function matchesConstraint(c: Constraint, n: SchedNode): boolean {
   const actual = c.field === 'name' ? n.name : c.field === 'id' ? n.id : n.labels[c.label ?? ''];
   return c.op === '==' ? actual === c.value : actual !== c.value;
-}
-
-function describeConstraint(c: Constraint): string {
-  return `node.${c.field === 'label' ? `labels.${c.label}` : c.field} ${c.op} ${c.value}`;
 }
 
 /**
@@ -238,7 +234,7 @@ function explain(task: SchedTask, all: NodeState[]): string {
     }
     const failed = task.constraints.find((c) => !matchesConstraint(c, n));
     if (failed) {
-      const d = describeConstraint(failed);
+      const d = formatConstraint(failed);
       away.constraint.set(d, (away.constraint.get(d) ?? 0) + 1);
       continue;
     }

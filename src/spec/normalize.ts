@@ -122,8 +122,6 @@ export function parseConstraint(s: string): Constraint | null {
   return { field, ...(field === 'label' ? { label: m[2] } : {}), op: m[3] as '==' | '!=', value: m[4] };
 }
 
-export { formatConstraint } from '../api/spec.js';
-
 /** Validates and normalizes a spec; throws SpecError listing every problem found. */
 export function normalizeSpec(input: unknown): ServiceSpec {
   const issues = schemaIssues(input);

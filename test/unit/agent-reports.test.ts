@@ -9,7 +9,7 @@ import { ApiRequestError, type OrchClient } from '../../src/client/client.js';
 import type { Runtime, RuntimeContainer } from '../../src/worker/runtime/runtime.js';
 import type { UsageSampler } from '../../src/worker/resources.js';
 import { batchSize, cutText, fitReport, REPORT_LIMITS } from '../../src/worker/report-limits.js';
-import { HEARTBEAT_LIMITS } from '../../src/manager/api/workers.js';
+import { HEARTBEAT_LIMITS } from '../../src/api/tasks.js';
 
 const usage = { latest: { cpu: 0, memory: 0, load: 0 } } as UsageSampler;
 

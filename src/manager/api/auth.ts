@@ -42,9 +42,6 @@ const ROUTES: Record<string, Access> = {
   'GET /v1/tokens/:role': 'admin',
   // API tokens' names and roles: only those who may manage them may see them.
   'GET /v1/tokens/api': 'admin',
-  'POST /v1/nodes/register': 'worker',
-  'POST /v1/nodes/:id/heartbeat': 'worker',
-  'GET /v1/nodes/:id/assignments': 'worker',
 };
 
 declare module 'fastify' {

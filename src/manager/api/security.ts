@@ -1,9 +1,8 @@
 // The security routes: the CA certificate (open: a joiner pins it by its token's digest), joining
 // with a token (a signed certificate for the joiner's key), renewing a certificate, showing and
-// rotating the join tokens (admin), and removing a node (admin), which revokes its certificate.
+// rotating the join tokens (admin). Removing a node, which revokes its certificate, is in nodes.ts.
 import type { FastifyPluginAsync } from 'fastify';
 import type { ManagerContext, ManagerSecurity } from '../context.js';
-import type { ClusterResult } from '../state/cluster-state.js';
 import type { SecurityResult } from '../state/security-state.js';
 import { fingerprint } from '../../security/identity.js';
 import { formatToken, newSecret, parseToken, sameSecret } from '../../security/tokens.js';
@@ -111,24 +110,4 @@ export const securityRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async
     const secrets = need().secrets();
     return { role: req.params.role, token: formatToken(fingerprint(secrets.ca.certPem), secrets.join[req.params.role]) };
   });
-
-  app.delete<{ Params: { id: string }; Querystring: { force?: boolean } }>(
-    '/v1/nodes/:id',
-    {
-      schema: {
-        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 128 } }, required: ['id'] },
-        querystring: { type: 'object', properties: { force: { type: 'boolean' } }, additionalProperties: false },
-      },
-    },
-    async (req, reply) => {
-      if (await forwardIfFollower(ctx, req, reply)) return reply;
-      const cluster = ctx.state.cluster;
-      const n = cluster.nodes.get(req.params.id) ?? [...cluster.nodes.values()].find((x) => x.name === req.params.id);
-      if (!n) throw new ApiError(404, 'not-found', `no node ${req.params.id}`);
-      if (n.status === 'ready' && !req.query.force) throw new ApiError(409, 'node-alive', `node ${n.name} is up; drain it and stop its worker first, or remove it with --force`);
-      const res = (await propose(ctx, req, { op: 'node.remove', ts: Date.now(), nodeId: n.id })) as ClusterResult;
-      if (!res.ok) throw new ApiError(404, res.code, res.message);
-      return { id: n.id, name: n.name, removed: true, tasksLost: 'tasks' in res ? res.tasks : 0 };
-    },
-  );
 };

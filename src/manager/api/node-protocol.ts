@@ -2,40 +2,20 @@
 // node's assignments. Served by the leader; a follower forwards them.
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ErrorBody } from '../../api/errors.js';
+import { Assignments, AssignmentsQuery, HeartbeatAnswer, HeartbeatBody, NodeIdParams, NodeRegistration, RegisterAnswer, SessionQuery } from '../../api/nodes.js';
 import type { ManagerContext } from '../context.js';
 import type { Liveness } from '../liveness.js';
 import type { NetworkFaults } from '../../raft/faults.js';
-import { specOf, type ClusterResult, type TaskReport } from '../state/cluster-state.js';
+import { specOf, type ClusterResult } from '../state/cluster-state.js';
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';
 import { untilState } from './state-wait.js';
 import { isNodeAddress } from '../../api/address.js';
 import { NodeSessions } from '../sessions.js';
 
-/** The agent's session (see ../sessions.ts): in the query, which a follower forwards with the path. */
-const session = { type: 'string', pattern: '^[a-f0-9]{32}$' } as const;
-const nodeParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[a-f0-9]{12}$' } }, required: ['id'] } as const;
-const capacity = {
-  type: 'object',
-  properties: { cpu: { type: 'number', minimum: 0, maximum: 100_000 }, memory: { type: 'integer', minimum: 0 }, disk: { type: 'integer', minimum: 0 } },
-  required: ['cpu', 'memory', 'disk'],
-  additionalProperties: false,
-} as const;
-/** What one heartbeat may carry; workers cut their reports to these (src/worker/report-limits.ts). */
-export const HEARTBEAT_LIMITS = { error: 4096, reports: 10_000 } as const;
-const report = {
-  type: 'object',
-  properties: {
-    taskId: { type: 'string', maxLength: 64 },
-    state: { type: 'string', enum: ['starting', 'running', 'complete', 'failed', 'shutdown'] },
-    containerId: { anyOf: [{ type: 'string', pattern: '^[a-f0-9]{12,64}$' }, { type: 'null' }] },
-    exitCode: { type: ['integer', 'null'] },
-    error: { type: ['string', 'null'], maxLength: HEARTBEAT_LIMITS.error },
-    health: { type: 'string', enum: ['starting', 'healthy', 'unhealthy'] },
-  },
-  required: ['taskId', 'state'],
-  additionalProperties: false,
-} as const;
+const errors = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
 
 export interface WorkerRoutesOptions {
   ctx: ManagerContext;
@@ -44,7 +24,8 @@ export interface WorkerRoutesOptions {
   faults?: NetworkFaults;
 }
 
-export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app, { ctx, liveness, faults }) => {
+export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (base, { ctx, liveness, faults }) => {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
   // A silent holder gives way one heartbeat before its node would be declared down.
   const sessions = new NodeSessions(Math.max(1, liveness.missed - 1) * liveness.heartbeatMs);
   /**
@@ -72,25 +53,9 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     });
   }
 
-  app.post<{ Querystring: { session?: string }; Body: { id: string; name: string; address: string; labels: Record<string, string>; capacity: { cpu: number; memory: number; disk: number } } }>(
+  app.post(
     '/v1/nodes/register',
-    {
-      schema: {
-        querystring: { type: 'object', properties: { session }, additionalProperties: false },
-        body: {
-          type: 'object',
-          properties: {
-            id: { type: 'string', pattern: '^[a-f0-9]{12}$' },
-            name: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' },
-            address: { type: 'string', maxLength: 256 },
-            labels: { type: 'object', additionalProperties: { type: 'string', maxLength: 256 }, maxProperties: 64 },
-            capacity,
-          },
-          required: ['id', 'name', 'address', 'labels', 'capacity'],
-          additionalProperties: false,
-        },
-      },
-    },
+    { config: { access: 'worker' }, schema: { querystring: SessionQuery, body: NodeRegistration, response: { 200: RegisterAnswer, ...errors } } },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       refuseRemoved(req.body.id);
@@ -104,22 +69,9 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     },
   );
 
-  app.post<{ Params: { id: string }; Querystring: { session?: string }; Body: { usage?: { cpu: number; memory: number; load: number }; reports?: TaskReport[] } }>(
+  app.post(
     '/v1/nodes/:id/heartbeat',
-    {
-      schema: {
-        params: nodeParams,
-        querystring: { type: 'object', properties: { session }, additionalProperties: false },
-        body: {
-          type: 'object',
-          properties: {
-            usage: { type: 'object', properties: { cpu: { type: 'number' }, memory: { type: 'number' }, load: { type: 'number' } }, required: ['cpu', 'memory', 'load'], additionalProperties: false },
-            reports: { type: 'array', items: report, maxItems: HEARTBEAT_LIMITS.reports },
-          },
-          additionalProperties: false,
-        },
-      },
-    },
+    { config: { access: 'worker' }, schema: { params: NodeIdParams, querystring: SessionQuery, body: HeartbeatBody, response: { 200: HeartbeatAnswer, ...errors } } },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       refuseRemoved(req.params.id);
@@ -136,18 +88,10 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { since?: number; wait?: number; session?: string } }>(
+  // With tasks the answer is streamed (encoded by hand, below); `unchanged` is serialized by the schema.
+  app.get(
     '/v1/nodes/:id/assignments',
-    {
-      schema: {
-        params: nodeParams,
-        querystring: {
-          type: 'object',
-          properties: { since: { type: 'integer', minimum: -1 }, wait: { type: 'integer', minimum: 0, maximum: 30_000 }, session },
-          additionalProperties: false,
-        },
-      },
-    },
+    { config: { access: 'worker' }, schema: { params: NodeIdParams, querystring: AssignmentsQuery, response: { 200: Assignments, ...errors } } },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       const id = req.params.id;
@@ -161,7 +105,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
       const version = cluster.assignVersion.get(id) ?? 0;
       // Nothing changed while the poll waited: no need to send (and encode) the same tasks again. With
       // 100 nodes of 1,000 tasks, re-sending them made 13 MB of garbage a second on the leader.
-      if (since >= 0 && version === since) return { term: ctx.node.term(), version, unchanged: true };
+      if (since >= 0 && version === since) return { term: ctx.node.term(), version, unchanged: true as const };
       // Written by hand: a node's thousand tasks mostly share one spec, which is encoded once.
       const specJson = new Map<unknown, string>();
       const parts: string[] = [];
@@ -177,7 +121,8 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (app,
       const chunks = [`{"term":${ctx.node.term()},"version":${version},"tasks":[`];
       for (let k = 0; k < parts.length; k += 100) chunks.push((k > 0 ? ',' : '') + parts.slice(k, k + 100).join(','));
       chunks.push(']}');
-      return reply.type('application/json; charset=utf-8').send(Readable.from(chunks, { objectMode: false }));
+      // The stream is an Assignments; the type provider only knows objects, hence the cast.
+      return reply.type('application/json; charset=utf-8').send(Readable.from(chunks, { objectMode: false }) as never);
     },
   );
 };
