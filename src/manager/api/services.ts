@@ -14,6 +14,7 @@ import type { ClusterResult } from '../state/cluster-state.js';
 import { stableIn } from '../reconciler.js';
 import { found, resultOf } from './cluster-result.js';
 import { ApiError } from './errors.js';
+import { plainJson } from './plain-json.js';
 import { settingsOf } from './settings.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { untilState } from './state-wait.js';
@@ -136,7 +137,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     return writtenView(ctx, res);
   });
 
-  app.get('/v1/services', { config: { access: 'read' }, schema: { querystring: StaleQuery, response: { 200: Type.Array(ServiceView), ...errors } } }, async (req) => {
+  app.get('/v1/services', { config: { access: 'read' }, serializerCompiler: plainJson, schema: { querystring: StaleQuery, response: { 200: Type.Array(ServiceView), ...errors } } }, async (req) => {
     await readBarrier(ctx, req.query.stale === true);
     return [...ctx.state.cluster.services.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => view(ctx, s));
   });

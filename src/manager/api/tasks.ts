@@ -12,13 +12,14 @@ import { CONTAINER_ID, type ClusterResult } from '../state/cluster-state.js';
 import { found, resultOf } from './cluster-result.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { ApiError } from './errors.js';
+import { plainJson } from './plain-json.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
 
 export const taskRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (base, { ctx }) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.get('/v1/tasks', { config: { access: 'read' }, schema: { querystring: TaskListQuery, response: { 200: Type.Array(Task), ...errors } } }, async (req) => {
+  app.get('/v1/tasks', { config: { access: 'read' }, serializerCompiler: plainJson, schema: { querystring: TaskListQuery, response: { 200: Type.Array(Task), ...errors } } }, async (req) => {
     await readBarrier(ctx, req.query.stale === true);
     const q = req.query;
     const svc = q.service ? found(ctx, q.service) : undefined;
