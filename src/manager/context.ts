@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { Usage } from '../api/nodes.js';
 import type { NodeId, RaftNode } from '../raft/index.js';
 import type { ManagerState } from './state/machine.js';
 import type { ClusterSecrets } from './state/security-state.js';
@@ -40,5 +41,5 @@ export interface ManagerContext {
   /** A node's live usage from its heartbeats (known on the leader only). */
   security?: ManagerSecurity;
   net: PeerNet;
-  usage?: (nodeId: string) => { cpu: number; memory: number; load: number } | null;
+  usage?: (nodeId: string) => Usage | null;
 }

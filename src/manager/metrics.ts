@@ -5,11 +5,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftObserver } from '../raft/index.js';
+import { TASK_STATES } from '../api/tasks.js';
 import type { ManagerContext } from './context.js';
 import type { HeapTrim } from './heap-trim.js';
 
 const ROLES = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
-const TASK_STATES = ['pending', 'assigned', 'starting', 'running', 'complete', 'failed', 'shutdown', 'lost'] as const;
 const MS_BUCKETS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 
 export class ManagerMetrics implements RaftObserver {

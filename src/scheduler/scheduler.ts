@@ -2,6 +2,7 @@
 // nodes can take a task, a scorer ranks the feasible ones, the best is picked (ties by node id, so
 // the same input always gives the same output). All pending tasks of a round are placed in one
 // pass, each placement updating the reservations the next one sees.
+import type { Availability } from '../api/nodes.js';
 import { formatConstraint, type Placement } from '../api/spec.js';
 import type { Constraint } from '../spec/index.js';
 import { formatBytes } from '../spec/units.js';
@@ -21,7 +22,7 @@ export interface SchedNode {
   name: string;
   labels: Record<string, string>;
   status: 'ready' | 'down';
-  availability: 'active' | 'pause' | 'drain';
+  availability: Availability;
   capacity: Resources;
   /** Live use from heartbeats (cpu in cpus, memory in bytes); null when the node sent none. */
   usage: { cpu: number; memory: number } | null;

@@ -1,5 +1,6 @@
 // The worker process: join the cluster through any manager, then run the agent.
 import { hostname } from 'node:os';
+import type { Capacity } from '../api/nodes.js';
 import { OrchClient } from '../client/client.js';
 import { Agent, fatalOf, type Fatal } from './agent.js';
 import { measureCapacity, UsageSampler } from './resources.js';
@@ -20,7 +21,7 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   runtime?: 'docker' | 'sim';
   simNodes?: number;
-  simCapacity?: { cpu: number; memory: number; disk: number };
+  simCapacity?: Capacity;
   /** Where this worker serves its containers' logs (default 127.0.0.1 on a free port). */
   listen?: string;
   advertise?: string;

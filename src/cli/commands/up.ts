@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { isTerminal } from '../../api/tasks.js';
 import { clientOf, connection, withClient } from '../client.js';
 import { intOption } from '../parse.js';
 import { ProgressLine } from '../progress.js';
@@ -181,7 +182,7 @@ export async function down(o: { dir: string; purge?: boolean; log?: (l: string) 
           for (const s of services) await c.stopService(s.id);
           if (services.length) log(`stopping ${services.length} service(s)`);
           const end = Date.now() + 20_000;
-          while (Date.now() < end && (await c.tasks()).some((t) => t.containerId && !['complete', 'failed', 'shutdown', 'lost'].includes(t.state))) await new Promise((r) => setTimeout(r, 200));
+          while (Date.now() < end && (await c.tasks()).some((t) => t.containerId && !isTerminal(t.state))) await new Promise((r) => setTimeout(r, 200));
         },
         { deadlineMs: 5_000 },
       );
