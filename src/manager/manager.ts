@@ -12,6 +12,7 @@ import { clusterRoutes } from './api/cluster.js';
 import { settingsRoutes } from './api/settings.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
+import { installResponseCheck } from './api/response-check.js';
 import { installAuth } from './api/auth.js';
 import { DEFAULT_EVENT_LIMITS, eventRoutes } from './api/events.js';
 import { DEFAULT_WRITE_LIMITS, installWriteLimits } from './api/rate-limit.js';
@@ -435,6 +436,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   };
   installErrorHandler(app);
   installValidation(app);
+  if (hooks.checkResponses) installResponseCheck(app);
   installAuth(app, ctx);
   installIdempotencyKeyCheck(app);
   metrics = new ManagerMetrics(ctx);
