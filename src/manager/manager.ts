@@ -270,8 +270,8 @@ function announceNewCluster(o: ManagerOptions, t: NonNullable<ManagerTls['create
       `  admin token:      ${t.admin}`,
       `  read-only token:  ${t.readonly}`,
       `Join tokens (also shown by "orch token worker|manager"):`,
-      `  workers:  ORCH_JOIN_TOKEN=${t.worker} orch worker --join ${o.advertise ?? o.listen} ...`,
-      `  managers: ORCH_JOIN_TOKEN=${t.manager} orch manager --peers ... ...`,
+      `  workers:  ORCH_JOIN_TOKEN=${t.worker} orch worker --join ${o.advertise ?? o.listen} --name <name> --data-dir <dir>`,
+      `  managers: ORCH_JOIN_TOKEN=${t.manager} orch manager --join ${o.advertise ?? o.listen} --listen <host:port> --data-dir <dir>`,
       '',
     ].join('\n'),
   );
