@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorBody } from '../../api/errors.js';
+import { ErrorAnswers } from '../../api/params.js';
 import { Assignments, AssignmentsQuery, HeartbeatAnswer, HeartbeatBody, NodeIdParams, NodeRegistration, RegisterAnswer, SessionQuery } from '../../api/nodes.js';
 import type { ManagerContext } from '../context.js';
 import type { Liveness } from '../liveness.js';
@@ -14,8 +14,6 @@ import { forwardIfFollower, propose } from './consensus.js';
 import { untilState } from './state-wait.js';
 import { isNodeAddress } from '../../api/address.js';
 import { NodeSessions } from '../sessions.js';
-
-const errors = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
 
 export interface WorkerRoutesOptions {
   ctx: ManagerContext;
@@ -55,7 +53,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (base
 
   app.post(
     '/v1/nodes/register',
-    { config: { access: 'worker' }, schema: { querystring: SessionQuery, body: NodeRegistration, response: { 200: RegisterAnswer, ...errors } } },
+    { config: { access: 'worker' }, schema: { querystring: SessionQuery, body: NodeRegistration, response: { 200: RegisterAnswer, ...ErrorAnswers } } },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       refuseRemoved(req.body.id);
@@ -71,7 +69,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (base
 
   app.post(
     '/v1/nodes/:id/heartbeat',
-    { config: { access: 'worker' }, schema: { params: NodeIdParams, querystring: SessionQuery, body: HeartbeatBody, response: { 200: HeartbeatAnswer, ...errors } } },
+    { config: { access: 'worker' }, schema: { params: NodeIdParams, querystring: SessionQuery, body: HeartbeatBody, response: { 200: HeartbeatAnswer, ...ErrorAnswers } } },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       refuseRemoved(req.params.id);
@@ -91,7 +89,7 @@ export const workerRoutes: FastifyPluginAsync<WorkerRoutesOptions> = async (base
   // With tasks the answer is streamed (encoded by hand, below); `unchanged` is serialized by the schema.
   app.get(
     '/v1/nodes/:id/assignments',
-    { config: { access: 'worker' }, schema: { params: NodeIdParams, querystring: AssignmentsQuery, response: { 200: Assignments, ...errors } } },
+    { config: { access: 'worker' }, schema: { params: NodeIdParams, querystring: AssignmentsQuery, response: { 200: Assignments, ...ErrorAnswers } } },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
       const id = req.params.id;

@@ -3,9 +3,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ErrorBody } from '../../api/errors.js';
 import { AvailabilityBody, NodeInfo, NodeRecord, NodeRemoved, type Reserved } from '../../api/nodes.js';
-import { IdParams, StaleQuery } from '../../api/params.js';
+import { ErrorAnswers, IdParams, StaleQuery } from '../../api/params.js';
 import { TERMINAL } from '../../api/tasks.js';
 import type { ManagerContext } from '../context.js';
 import { specOf, type ClusterResult } from '../state/cluster-state.js';
@@ -13,7 +12,6 @@ import { resultOf } from './cluster-result.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { ApiError } from './errors.js';
 
-const errors = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
 /** A node to remove, by id or name (any name it registered, hence no pattern). */
 const RemoveParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 /** ?force=true: remove a node that is still up. */
@@ -22,7 +20,7 @@ const RemoveQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, { addi
 export const nodeRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (base, { ctx }) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.patch('/v1/nodes/:id', { config: { access: 'admin' }, schema: { params: IdParams, body: AvailabilityBody, response: { 200: NodeRecord, ...errors } } }, async (req, reply) => {
+  app.patch('/v1/nodes/:id', { config: { access: 'admin' }, schema: { params: IdParams, body: AvailabilityBody, response: { 200: NodeRecord, ...ErrorAnswers } } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
     await readBarrier(ctx, false);
     const nodes = [...ctx.state.cluster.nodes.values()];
@@ -32,7 +30,7 @@ export const nodeRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (ba
     return ctx.state.cluster.nodes.get(n.id);
   });
 
-  app.get('/v1/nodes', { config: { access: 'read' }, schema: { querystring: StaleQuery, response: { 200: Type.Array(NodeInfo), ...errors } } }, async (req, reply) => {
+  app.get('/v1/nodes', { config: { access: 'read' }, schema: { querystring: StaleQuery, response: { 200: Type.Array(NodeInfo), ...ErrorAnswers } } }, async (req, reply) => {
     // Live usage lives in the leader's memory: a follower asks the leader (unless told stale is fine).
     if (req.query.stale !== true && (await forwardIfFollower(ctx, req, reply))) return reply;
     await readBarrier(ctx, req.query.stale === true);
@@ -52,7 +50,7 @@ export const nodeRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (ba
     return [...ctx.state.cluster.nodes.values()].map((n) => ({ ...n, reserved: reserved.get(n.id) ?? { cpu: 0, memory: 0, disk: 0 }, usage: ctx.usage?.(n.id) ?? null }));
   });
 
-  app.delete('/v1/nodes/:id', { config: { access: 'admin' }, schema: { params: RemoveParams, querystring: RemoveQuery, response: { 200: NodeRemoved, ...errors } } }, async (req, reply) => {
+  app.delete('/v1/nodes/:id', { config: { access: 'admin' }, schema: { params: RemoveParams, querystring: RemoveQuery, response: { 200: NodeRemoved, ...ErrorAnswers } } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
     const cluster = ctx.state.cluster;
     const n = cluster.nodes.get(req.params.id) ?? [...cluster.nodes.values()].find((x) => x.name === req.params.id);

@@ -3,10 +3,9 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ErrorBody } from '../../api/errors.js';
 import { ServiceQuery, ServiceView, ServiceWithTasks, type Service, type UpdateView } from '../../api/services.js';
 import { formatConstraint } from '../../api/spec.js';
-import { IdParams, StaleQuery } from '../../api/params.js';
+import { ErrorAnswers, IdParams, StaleQuery } from '../../api/params.js';
 import { TERMINAL, type Task } from '../../api/tasks.js';
 import { formatBytes, normalizeSpec, SpecError, type ServiceSpec } from '../../spec/index.js';
 import type { ManagerContext } from '../context.js';
@@ -20,13 +19,12 @@ import { settingsOf } from './settings.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { untilState } from './state-wait.js';
 
-const errors = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
 /** A spec as a person writes it: normalizeSpec checks it, naming every problem (not the schema validator). */
 const SpecBody = Type.Unsafe<Record<string, unknown>>({ type: 'object' });
 /** A PATCH: the fields to change, merged over the current spec and checked like a POST. */
 const PatchBody = Type.Unsafe<Record<string, unknown>>({ type: 'object', minProperties: 1 });
 /** A service's answer to a write: the service as it is now. */
-const written = { 200: ServiceView, ...errors } as const;
+const written = { 200: ServiceView, ...ErrorAnswers } as const;
 
 /** The spec in the form a person writes it, so a PATCH can be merged and validated like a POST. */
 export function specToInput(s: ServiceSpec): Record<string, unknown> {
@@ -138,13 +136,13 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     return writtenView(ctx, res);
   });
 
-  app.get('/v1/services', { config: { access: 'read' }, serializerCompiler: plainJson, schema: { querystring: StaleQuery, response: { 200: Type.Array(ServiceView), ...errors } } }, async (req) => {
+  app.get('/v1/services', { config: { access: 'read' }, serializerCompiler: plainJson, schema: { querystring: StaleQuery, response: { 200: Type.Array(ServiceView), ...ErrorAnswers } } }, async (req) => {
     await readBarrier(ctx, req.query.stale === true);
     return [...ctx.state.cluster.services.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => view(ctx, s));
   });
 
   // With its tasks the answer is streamed (encoded by hand, below); ?tasks=false is serialized by the schema.
-  app.get('/v1/services/:id', { config: { access: 'read' }, schema: { params: IdParams, querystring: ServiceQuery, response: { 200: Type.Union([ServiceWithTasks, ServiceView]), ...errors } } }, async (req, reply) => {
+  app.get('/v1/services/:id', { config: { access: 'read' }, schema: { params: IdParams, querystring: ServiceQuery, response: { 200: Type.Union([ServiceWithTasks, ServiceView]), ...ErrorAnswers } } }, async (req, reply) => {
     await readBarrier(ctx, req.query.stale === true);
     const index = req.query.index;
     if (index !== undefined) await untilState(ctx, () => ctx.state.cluster.revision !== index, req.query.wait ?? 0, req.raw);

@@ -5,8 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { request } from 'undici';
 import { Type } from '@sinclair/typebox';
 import { isNodeAddress } from '../../api/address.js';
-import { ErrorBody } from '../../api/errors.js';
-import { IdParams, StaleQuery } from '../../api/params.js';
+import { ErrorAnswers, IdParams, StaleQuery } from '../../api/params.js';
 import { Task, TaskListQuery, TaskLogsQuery, TERMINAL } from '../../api/tasks.js';
 import type { ManagerContext } from '../context.js';
 import { CONTAINER_ID, type ClusterResult } from '../state/cluster-state.js';
@@ -15,12 +14,10 @@ import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { ApiError } from './errors.js';
 import { plainJson } from './plain-json.js';
 
-const errors = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
-
 export const taskRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (base, { ctx }) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.get('/v1/tasks', { config: { access: 'read' }, serializerCompiler: plainJson, schema: { querystring: TaskListQuery, response: { 200: Type.Array(Task), ...errors } } }, async (req) => {
+  app.get('/v1/tasks', { config: { access: 'read' }, serializerCompiler: plainJson, schema: { querystring: TaskListQuery, response: { 200: Type.Array(Task), ...ErrorAnswers } } }, async (req) => {
     await readBarrier(ctx, req.query.stale === true);
     const q = req.query;
     const svc = q.service ? found(ctx, q.service) : undefined;
@@ -35,7 +32,7 @@ export const taskRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (ba
     return out.sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : a.slot - b.slot || a.createdAt - b.createdAt));
   });
 
-  app.get('/v1/tasks/:id', { config: { access: 'read' }, schema: { params: IdParams, querystring: StaleQuery, response: { 200: Task, ...errors } } }, async (req) => {
+  app.get('/v1/tasks/:id', { config: { access: 'read' }, schema: { params: IdParams, querystring: StaleQuery, response: { 200: Task, ...ErrorAnswers } } }, async (req) => {
     await readBarrier(ctx, req.query.stale === true);
     const t = ctx.state.cluster.tasks.get(req.params.id);
     if (!t) throw new ApiError(404, 'not-found', `task ${req.params.id} does not exist`);
@@ -43,7 +40,7 @@ export const taskRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (ba
   });
 
   // The answer is the container's output as text/plain, streamed: no JSON schema for a 200.
-  app.get('/v1/tasks/:id/logs', { config: { access: 'read' }, schema: { params: IdParams, querystring: TaskLogsQuery, response: errors } }, async (req, reply) => {
+  app.get('/v1/tasks/:id/logs', { config: { access: 'read' }, schema: { params: IdParams, querystring: TaskLogsQuery, response: ErrorAnswers } }, async (req, reply) => {
     await readBarrier(ctx, false);
     const t = ctx.state.cluster.tasks.get(req.params.id);
     if (!t) throw new ApiError(404, 'not-found', `task ${req.params.id} does not exist`);
@@ -73,7 +70,7 @@ export const taskRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (ba
     return reply.type('text/plain; charset=utf-8').send(res.body as never); // text, which no JSON schema types
   });
 
-  app.delete('/v1/tasks/:id', { config: { access: 'admin' }, schema: { params: IdParams, response: { 200: Task, ...errors } } }, async (req, reply) => {
+  app.delete('/v1/tasks/:id', { config: { access: 'admin' }, schema: { params: IdParams, response: { 200: Task, ...ErrorAnswers } } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
     await readBarrier(ctx, false);
     const t = ctx.state.cluster.tasks.get(req.params.id);
