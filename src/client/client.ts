@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, request, type buildConnector } from 'undici';
 import type { ServiceSpec } from '../spec/index.js';
-import { LEADER_HINT } from '../api/headers.js';
+import { LEADER_HINT, WRITE_OUTCOME, type WriteOutcome } from '../api/headers.js';
 
 export class ApiRequestError extends Error {
   constructor(
@@ -290,6 +290,15 @@ export class OrchClient {
 
   createService(spec: unknown, idempotencyKey?: string): Promise<ServiceInfo> {
     return this.call('POST', '/v1/services', spec, idempotencyKey);
+  }
+
+  /** Creates or updates the service from `spec`, and says which the write did (or that it changed nothing). */
+  async applyService(spec: unknown, idempotencyKey?: string): Promise<{ service: ServiceInfo; outcome: WriteOutcome }> {
+    const r = await this.exchange<ServiceInfo>('POST', '/v1/services', spec, idempotencyKey);
+    const h = r.headers[WRITE_OUTCOME];
+    if (h === 'created' || h === 'updated' || h === 'unchanged') return { service: r.body, outcome: h };
+    // A manager of an earlier version says only whether it created the service.
+    return { service: r.body, outcome: r.status === 201 ? 'created' : 'updated' };
   }
 
   services(): Promise<ServiceInfo[]> {

@@ -12,6 +12,7 @@ import { settingsOf } from './settings.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { untilState } from './state-wait.js';
 import { isNodeAddress } from '../address.js';
+import { upsertOutcome, WRITE_OUTCOME } from '../../api/headers.js';
 
 /** The longest a blocking read waits (below any proxy's or client's idle timeout). */
 const MAX_BLOCK_MS = 30_000;
@@ -143,6 +144,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     checkFits(ctx, spec);
     const res = resultOf((await propose(ctx, req, { op: 'service.upsert', ts: Date.now(), serviceId: newId(), spec })) as ClusterResult);
     if (!('service' in res)) throw new ApiError(500, 'internal', 'unexpected result');
+    if ('created' in res) reply.header(WRITE_OUTCOME, upsertOutcome(res));
     reply.code('created' in res && res.created ? 201 : 200);
     return view(ctx, res.service);
   });
