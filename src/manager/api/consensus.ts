@@ -99,3 +99,15 @@ export async function readBarrier(ctx: ManagerContext, stale: boolean): Promise<
   }
 }
 
+/**
+ * What a write acts on, found in this leader's state, with a read barrier only when it is not
+ * there. The write is decided again when it applies, after every write before it (the target may
+ * be gone by then), so only a miss needs the state as of now: it is confirmed before it is refused.
+ * Where the decision itself is made on the state outside the log, use readBarrier.
+ */
+export async function targetOfWrite<T>(ctx: ManagerContext, find: () => T | undefined): Promise<T | undefined> {
+  const hit = find();
+  if (hit !== undefined) return hit;
+  await readBarrier(ctx, false);
+  return find();
+}
