@@ -3,6 +3,7 @@
 // knows: given the follower alone, it keeps writing through the follower. A real TLS cluster of 3;
 // the requests each manager served are counted by its own /metrics.
 import t from 'tap';
+import { request } from 'undici';
 import { ProcessCluster } from '../helpers/cluster.js';
 
 const KV_PUT = 'orch_api_request_duration_seconds_count{method="PUT",route="/v1/kv/*",status="200"}';
@@ -51,4 +52,24 @@ t.test('writes through a follower go to the leader once it is named, and only to
   for (let k = 0; k < writes; k++) await all.kvPut(`all/${k}`, String(k));
   t.equal((await kvPuts(c, fi)) - f0, 1, 'a client given every manager: one write through the follower');
   t.equal((await kvPuts(c, li)) - l0, writes, 'then straight to the leader');
+});
+
+t.test('the hint on the answers themselves: relayed, and on a 503 leader-changed', async (t) => {
+  const c = await ProcessCluster.start({ managers: 3 });
+  t.teardown(() => c.stop());
+  const { index: li } = await c.waitForLeader(30_000);
+  const follower = c.addresses[(li + 1) % 3];
+  const put = (headers: Record<string, string>) =>
+    request(`http://${follower}/v1/kv/hint`, { method: 'PUT', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ value: 'v' }) });
+  const relayed = await put({});
+  await relayed.body.dump();
+  t.equal(relayed.statusCode, 200, 'the follower relayed the write');
+  t.equal(relayed.headers['x-orch-leader'], c.addresses[li], 'naming the leader');
+  // A request forwarded to a manager that does not lead (as after a leader change): it says which does.
+  const bounced = await put({ 'x-orch-forwarded': '9' });
+  t.equal(bounced.statusCode, 503, `a forwarded request to a follower: ${await bounced.body.text()}`);
+  t.equal(bounced.headers['x-orch-leader'], c.addresses[li], 'its 503 names the leader it knows');
+  const direct = await request(`http://${c.addresses[li]}/v1/kv/hint`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: 'v' }) });
+  await direct.body.dump();
+  t.equal(direct.headers['x-orch-leader'], undefined, 'the leader names nobody');
 });
