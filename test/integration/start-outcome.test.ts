@@ -1,5 +1,6 @@
 // `orch start` says whether it created, updated or left the service as it was, from its own
-// write's answer: one request per start, no list of the services read before it.
+// write's answer: one request per start, no list of the services read before it. Given a
+// follower, whose answer relays the leader's.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -36,7 +37,8 @@ t.test('orch start: created, unchanged, updated, each in one request', async (t)
   const c = await ProcessCluster.start({ managers: 3 });
   t.teardown(() => c.stop());
   const { index: li } = await c.waitForLeader(30_000);
-  const leader = c.addresses[li];
+  const fi = (li + 1) % 3;
+  const follower = c.addresses[fi];
   const spec = join(c.dir, 'web.yaml');
   const write = (replicas: number) => writeFileSync(spec, `name: web\nimage: orch/busybox:latest\ncommand: [sleep, "3600"]\nreplicas: ${replicas}\n`);
   const steps: { replicas: number; stop?: boolean; says: string }[] = [
@@ -48,23 +50,24 @@ t.test('orch start: created, unchanged, updated, each in one request', async (t)
   let posts = 0;
   for (const step of steps) {
     if (step.stop) {
-      const s = await orch(c.dir, ['stop', 'web', '--manager', leader]);
+      const s = await orch(c.dir, ['stop', 'web', '--manager', follower]);
       t.equal(s.code, 0, `orch stop: ${s.stderr.trim()}`);
     }
     write(step.replicas);
-    const before = await served(c, li);
-    const r = await orch(c.dir, ['start', spec, '--manager', leader]);
+    const before = await Promise.all([served(c, fi), served(c, li)]);
+    const r = await orch(c.dir, ['start', spec, '--manager', follower]);
     t.equal(r.code, 0, `orch start succeeded: ${r.stderr.trim()}`);
     t.match(r.stdout, new RegExp(`^service web ${step.says} \\(id \\S+, version \\d+, ${step.replicas} replicas\\)`), `it says ${step.says}`);
     posts++;
-    // The request is counted once answered: wait for it, then compare everything else.
+    // A request is counted once answered: wait for both counts, then compare everything else.
     const after = await until(async () => {
-      const m = await served(c, li);
-      return (m.get('POST /v1/services') ?? 0) >= posts && m;
+      const m = await Promise.all([served(c, fi), served(c, li)]);
+      return m.every((x) => (x.get('POST /v1/services') ?? 0) >= posts) && m;
     }, 10_000);
-    const delta = [...after].filter(([k, v]) => k !== 'GET /metrics' && v !== (before.get(k) ?? 0)).map(([k, v]) => `${k} +${v - (before.get(k) ?? 0)}`);
-    t.same(delta, ['POST /v1/services +1'], 'one request: the write itself');
+    const delta = (k: number) => [...after[k]].filter(([key, v]) => key !== 'GET /metrics' && v !== (before[k].get(key) ?? 0)).map(([key, v]) => `${key} +${v - (before[k].get(key) ?? 0)}`);
+    t.same(delta(0), ['POST /v1/services +1'], 'one request: the write itself, to the follower');
+    t.same(delta(1), ['POST /v1/services +1'], 'which forwarded it to the leader');
   }
-  const json = await orch(c.dir, ['start', spec, '--manager', leader, '--json']);
+  const json = await orch(c.dir, ['start', spec, '--manager', follower, '--json']);
   t.equal((JSON.parse(json.stdout) as { name: string }).name, 'web', '--json prints the service');
 });

@@ -9,7 +9,7 @@ import { ManagerState, type Command } from '../state/machine.js';
 import { ApiError } from './errors.js';
 import { commandIdOf } from './idempotency.js';
 import { ON_BEHALF_OF, onBehalfOf } from './auth.js';
-import { LEADER_HINT } from '../../api/headers.js';
+import { LEADER_HINT, WRITE_OUTCOME } from '../../api/headers.js';
 
 export const FORWARDED = 'x-orch-forwarded';
 const IDEMPOTENCY = 'idempotency-key';
@@ -69,6 +69,8 @@ export async function forwardIfFollower(ctx: ManagerContext, req: FastifyRequest
   const known = typeof upstream === 'string' && [...ctx.addresses.values()].includes(upstream);
   const hint = res.statusCode !== 503 ? addr : known ? upstream : undefined;
   if (hint) reply.header(LEADER_HINT, hint);
+  const outcome = res.headers[WRITE_OUTCOME];
+  if (typeof outcome === 'string') reply.header(WRITE_OUTCOME, outcome);
   reply.code(res.statusCode).header('content-type', res.headers['content-type'] ?? 'application/json').send(text);
   return true;
 }
