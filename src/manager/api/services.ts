@@ -9,9 +9,10 @@ import { CONTAINER_ID, specOf, TERMINAL, type ClusterResult, type NodeRecord, ty
 import { stableIn } from '../reconciler.js';
 import { ApiError } from './errors.js';
 import { settingsOf } from './settings.js';
-import { forwardIfFollower, propose, readBarrier } from './consensus.js';
+import { forwardIfFollower, propose, readBarrier, targetOfWrite } from './consensus.js';
 import { untilState } from './state-wait.js';
 import { isNodeAddress } from '../address.js';
+import { upsertOutcome, WRITE_OUTCOME } from '../../api/headers.js';
 
 /** The longest a blocking read waits (below any proxy's or client's idle timeout). */
 const MAX_BLOCK_MS = 30_000;
@@ -138,11 +139,13 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
   app.post<{ Body: unknown }>('/v1/services', { schema: { body: { type: 'object' } } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
     const spec = validSpec(req.body);
-    checkAllowed(ctx, spec);
+    // The settings and the nodes decide here, outside the log: read them as of now.
     await readBarrier(ctx, false);
+    checkAllowed(ctx, spec);
     checkFits(ctx, spec);
     const res = resultOf((await propose(ctx, req, { op: 'service.upsert', ts: Date.now(), serviceId: newId(), spec })) as ClusterResult);
     if (!('service' in res)) throw new ApiError(500, 'internal', 'unexpected result');
+    if ('created' in res) reply.header(WRITE_OUTCOME, upsertOutcome(res));
     reply.code('created' in res && res.created ? 201 : 200);
     return view(ctx, res.service);
   });
@@ -174,6 +177,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     { schema: { params: idParams, body: { type: 'object', minProperties: 1 } } },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
+      // The settings and the nodes decide here, outside the log (the version check is the log's).
       await readBarrier(ctx, false);
       const svc = found(ctx, req.params.id);
       if ('name' in req.body && req.body.name !== svc.name) throw new ApiError(400, 'bad-request', 'body.name: a service cannot be renamed; create a new one');
@@ -193,6 +197,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
 
   app.post<{ Params: { id: string } }>('/v1/services/:id/rollback', { schema: { params: idParams } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
+    // Whether there is an update to roll back is decided here: applied, a stale one is a silent no-op.
     await readBarrier(ctx, false);
     const svc = found(ctx, req.params.id);
     const u = svc.update;
@@ -284,8 +289,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
 
   app.delete<{ Params: { id: string } }>('/v1/tasks/:id', { schema: { params: idParams } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
-    await readBarrier(ctx, false);
-    const t = ctx.state.cluster.tasks.get(req.params.id);
+    const t = await targetOfWrite(ctx, () => ctx.state.cluster.tasks.get(req.params.id));
     if (!t) throw new ApiError(404, 'not-found', `task ${req.params.id} does not exist`);
     resultOf((await propose(ctx, req, { op: 'task.shutdown', ts: Date.now(), ids: [t.id], terminal: [t.id] })) as ClusterResult);
     return ctx.state.cluster.tasks.get(t.id);
@@ -301,9 +305,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
-      await readBarrier(ctx, false);
-      const nodes = [...ctx.state.cluster.nodes.values()];
-      const n = ctx.state.cluster.nodes.get(req.params.id) ?? nodes.find((x) => x.name === req.params.id);
+      const n = await targetOfWrite(ctx, () => ctx.state.cluster.nodes.get(req.params.id) ?? [...ctx.state.cluster.nodes.values()].find((x) => x.name === req.params.id));
       if (!n) throw new ApiError(404, 'not-found', `node ${req.params.id} does not exist (give its name or id, see orch nodes)`);
       resultOf((await propose(ctx, req, { op: 'node.availability', ts: Date.now(), nodeId: n.id, availability: req.body.availability })) as ClusterResult);
       return ctx.state.cluster.nodes.get(n.id);
