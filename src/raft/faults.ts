@@ -2,7 +2,7 @@
 // accepts PUT /chaos/faults and then drops Raft messages to or from chosen peers (each direction
 // on its own, so partitions can be one-way) and refuses chosen workers. Without that flag this
 // object stays empty and every check is a set lookup on an empty set.
-import type { NodeId } from './types.js';
+import type { NodeId } from './core/types.js';
 
 export interface FaultSpec {
   /** Raft messages this manager sends to these peers are lost. */

@@ -3,11 +3,11 @@
 // left: persist (one synced batch) -> send -> apply -> advance. Inputs that arrive while a turn waits
 // on the disk join the next turn, so many proposals share one fsync and one message per peer
 // (group commit).
-import { Raft, type Status } from './raft.js';
+import { Raft, type Status } from './core/raft.js';
 import { SNAPSHOT_DATA_ON_DISK, type RaftStorage } from './storage.js';
 import type { HttpTransport } from './transport.js';
-import { decodeConfChange, type ConfChange, type ConfChangeRecord } from './conf-change.js';
-import { EntryType, NONE, type ConfState, type Entry, type Message, type NodeId, type Role } from './types.js';
+import { decodeConfChange, type ConfChange, type ConfChangeRecord } from './core/conf-change.js';
+import { EntryType, NONE, type ConfState, type Entry, type Message, type NodeId, type Role } from './core/types.js';
 
 /** The replicated application: deterministic, fed committed entries in log order. */
 export interface StateMachine {

@@ -21,9 +21,9 @@ import {
   encodeEntry,
   encodeHardState,
   encodeSnapshotMeta,
-} from './codec.js';
-import type { PersistedState } from './raft.js';
-import type { Entry, HardState, Ready, Snapshot } from './types.js';
+} from './core/codec.js';
+import type { PersistedState } from './core/raft.js';
+import type { Entry, HardState, Ready, Snapshot } from './core/types.js';
 
 /**
  * What a person can do about a damaged record (one line: the CLI prints the first line only). Not

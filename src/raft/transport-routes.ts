@@ -2,10 +2,10 @@
 // takes a frame of messages; POST /raft/snapshot takes a snapshot in ordered chunks. Frames are
 // untrusted: they are decoded strictly, and must come from a known peer of this cluster, to us.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { CodecError, decodeMessages, encodeMessages } from './codec.js';
+import { CodecError, decodeMessages, encodeMessages } from './core/codec.js';
 import { MESSAGES_PATH, SNAPSHOT_PATH } from './transport.js';
 import type { NetworkFaults } from './faults.js';
-import type { Message, NodeId } from './types.js';
+import type { Message, NodeId } from './core/types.js';
 
 export interface RaftRoutesOptions {
   self: NodeId;

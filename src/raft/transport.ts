@@ -5,9 +5,9 @@
 // Receiving: the fastify routes in transport-routes.ts.
 import type { NetworkFaults } from './faults.js';
 import { Pool, type buildConnector } from 'undici';
-import { decodeMessages, encodeMessages } from './codec.js';
+import { decodeMessages, encodeMessages } from './core/codec.js';
 import { SNAPSHOT_DATA_ON_DISK } from './storage.js';
-import type { Message, NodeId, SnapMsg } from './types.js';
+import type { Message, NodeId, SnapMsg } from './core/types.js';
 
 export const MESSAGES_PATH = '/raft/messages';
 export const SNAPSHOT_PATH = '/raft/snapshot';

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ClassicLevel } from 'classic-level';
-import { encodeSnapshotMeta } from '../../src/raft/codec.js';
+import { encodeSnapshotMeta } from '../../src/raft/core/codec.js';
 import { RaftStorage } from '../../src/raft/storage.js';
-import type { Entry, Ready } from '../../src/raft/types.js';
+import type { Entry, Ready } from '../../src/raft/core/types.js';
 
 function ready(p: Partial<Ready>): Ready {
   return { softState: null, hardState: null, snapshot: null, entries: [], committedEntries: [], messages: [], readStates: [], ...p };
