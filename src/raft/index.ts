@@ -2,7 +2,7 @@ export * from './core/types.js';
 export { Raft, type RaftConfig, type PersistedState, type Status } from './core/raft.js';
 export { Random } from './core/random.js';
 export { RaftNode, ConfChangeError, NodeStoppedError, NotLeaderError, OutcomeUnknownError, NotCommittedError, type StateMachine, type RaftNodeOptions, type RaftObserver } from './node.js';
-export { RaftStorage, StorageError, type Identity, type StorageOptions } from './storage.js';
+export { RaftStorage, StorageError, type StorageOptions } from './storage.js';
 export { HttpTransport } from './transport.js';
 export { raftRoutes } from './transport-routes.js';
 export { CodecError, encodeMessages, decodeMessages } from './core/codec.js';
