@@ -1,5 +1,5 @@
 // How the Raft transport encodes its frames, decided by measurement: JSON (entry payloads as
-// base64) against the length-prefixed binary framing of src/raft/codec.ts, on a typical frame of
+// base64) against the length-prefixed binary framing of src/raft/core/codec.ts, on a typical frame of
 // appends (64 entries of a 300-byte command) and on a frame of heartbeats.
 //   node build/scripts/bench/raft-codec.js
 import { decodeMessages, encodeMessages } from '../../src/raft/core/codec.js';

@@ -1,3 +1,6 @@
+// The Raft layer's public face: the pure core (core/: the protocol, its Ready and read-index
+// rounds, the log and codecs) and the driver around it (node.ts with storage.ts and the transport).
+// Code outside src/raft imports from here.
 export * from './core/types.js';
 export { Raft, type RaftConfig, type PersistedState, type Status } from './core/raft.js';
 export { Random } from './core/random.js';
