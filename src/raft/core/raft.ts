@@ -185,53 +185,9 @@ export class Raft {
   }
 
   private restorePersisted(p: PersistedState): void {
-    const ents = p.entries;
-    for (let k = 1; k < ents.length; k++) {
-      if (ents[k].index !== ents[0].index + k) {
-        throw new Error(`raft: persisted entries are not contiguous at index ${ents[k].index}`);
-      }
-    }
-    const log = this.log;
-    const s = p.snapshot;
-    if (s) {
-      const si = s.meta.index;
-      const first = ents.length ? ents[0].index : 0;
-      const last = ents.length ? ents[ents.length - 1].index : 0;
-      if (ents.length && first <= si && last >= si) {
-        if (ents[si - first].term !== s.meta.term) {
-          throw new Error(`raft: persisted entry ${si} has term ${ents[si - first].term}, the snapshot says ${s.meta.term}`);
-        }
-        // Keep the trailing entries before the snapshot for slow followers; the first one becomes
-        // the compaction boundary because its predecessor's term is not stored.
-        log.offset = first;
-        log.offsetTerm = ents[0].term;
-        log.entries = ents.slice(1);
-      } else if (ents.length && first === si + 1) {
-        log.offset = si;
-        log.offsetTerm = s.meta.term;
-        log.entries = ents.slice();
-      } else if (ents.length === 0 || last < si) {
-        log.offset = si;
-        log.offsetTerm = s.meta.term;
-        log.entries = [];
-      } else {
-        throw new Error(`raft: persisted entries start at ${first}, after the snapshot at ${si} (a gap)`);
-      }
-      log.snapshot = s;
-      log.applied = si;
-    } else if (ents.length && ents[0].index !== 1) {
-      throw new Error(`raft: persisted entries start at ${ents[0].index} but there is no snapshot`);
-    } else {
-      log.entries = ents.slice();
-    }
-    const hs = p.hardState;
-    if (hs.commit > log.lastIndex()) {
-      throw new Error(`raft: persisted commit ${hs.commit} is beyond the last persisted entry ${log.lastIndex()}`);
-    }
-    log.committed = Math.max(hs.commit, log.offset, s ? s.meta.index : 0);
-    log.stable = log.lastIndex();
-    this.term = hs.term;
-    this.vote = hs.vote;
+    this.log.load(p.entries, p.snapshot, p.hardState.commit);
+    this.term = p.hardState.term;
+    this.vote = p.hardState.vote;
   }
 
   // ---- inputs -------------------------------------------------------------------------------
