@@ -5,6 +5,8 @@ import { X509Certificate } from 'node:crypto';
 import { createCa, createRequest, fingerprint, issue, issuedBy, signRequest, subjectOfPem, validity } from '../../src/security/pki.js';
 import { formatToken, hashSecret, matchesHash, newSecret, parseToken, sameSecret } from '../../src/security/tokens.js';
 import { tableAccess } from '../../src/manager/api/auth.js';
+import { raftRoutes } from '../../src/raft/index.js';
+import { declaredAccess } from '../helpers/route-access.js';
 import { managerIdentity } from '../../src/security/tls.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,7 +65,7 @@ t.test('tokens: the form, the errors, constant-time comparisons', async (t) => {
 });
 
 t.test('who may call what', async (t) => {
-  t.equal(tableAccess('POST', '/raft/messages'), 'manager');
+  t.equal(await declaredAccess(raftRoutes, { self: 1, clusterId: 'c', peers: () => new Set([1]), receive: () => undefined }, 'POST', '/raft/messages'), 'manager');
   t.equal(tableAccess('POST', '/v1/nodes/:id/heartbeat'), 'worker');
   t.equal(tableAccess('POST', '/v1/join'), 'open');
   t.equal(tableAccess('GET', '/v1/tokens/:role'), 'admin', 'a join token is a secret');

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ManagerContext } from '../context.js';
 import type { Liveness } from '../liveness.js';
-import type { NetworkFaults } from '../../raft/faults.js';
+import type { NetworkFaults } from '../faults.js';
 import { specOf, type ClusterResult, type TaskReport } from '../state/cluster-state.js';
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';
