@@ -102,6 +102,14 @@ export function decodeCluster(s: CompactClusterState): PlainClusterState {
   return { ...s, tasks };
 }
 
+/** The snapshot format (ManagerState's `v`) since which the cluster is in the compact form. */
+export const COMPACT_SINCE = 4;
+
+/** The cluster's part of a snapshot of format `v`, as plain data (not yet upgraded: see upgradePlain). */
+export function readCluster(v: number, data: CompactClusterState | PlainClusterState): PlainClusterState {
+  return v >= COMPACT_SINCE ? decodeCluster(data as CompactClusterState) : (data as PlainClusterState);
+}
+
 /** Fills in, in place, what snapshots written by older versions lack; returns `s`. */
 export function upgradePlain(s: PlainClusterState): PlainClusterState {
   for (const svc of s.services) {
