@@ -1,9 +1,9 @@
 // How the Raft transport encodes its frames, decided by measurement: JSON (entry payloads as
-// base64) against the length-prefixed binary framing of src/raft/codec.ts, on a typical frame of
+// base64) against the length-prefixed binary framing of src/raft/core/codec.ts, on a typical frame of
 // appends (64 entries of a 300-byte command) and on a frame of heartbeats.
 //   node build/scripts/bench/raft-codec.js
-import { decodeMessages, encodeMessages } from '../../src/raft/codec.js';
-import type { Message } from '../../src/raft/types.js';
+import { decodeMessages, encodeMessages } from '../../src/raft/core/codec.js';
+import type { Message } from '../../src/raft/core/types.js';
 
 function appFrame(): Message[] {
   const data = Buffer.from(JSON.stringify({ op: 'kv.put', key: 'k123', value: 'v'.repeat(256), id: '5f0c1d2e-aaaa-bbbb-cccc-1234567890ab' }));

@@ -1,6 +1,6 @@
 // The chaos run's choices come from the seed (the Raft core's mulberry32 generator), so the same
 // seed gives the same nemesis schedule and client choices, as far as real processes' timing allows.
-import { Random as CoreRandom } from '../../src/raft/random.js';
+import { Random as CoreRandom } from '../../src/raft/core/random.js';
 
 export class Random extends CoreRandom {
   /** An integer in [lo, hi], both included. */

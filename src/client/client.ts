@@ -2,11 +2,13 @@
 // list of managers; on a connection error or a 503 it tries the next one (after a short backoff
 // once all were tried), with the same idempotency key, so a retry across a leader change is safe.
 // A 429 (over the caller's write budget) is retried on the same manager after its Retry-After.
+// A follower's answer names the leader (a leader hint): the client then goes there directly.
 import { randomUUID } from 'node:crypto';
 import { Agent, request, type buildConnector } from 'undici';
 import type { Assignment, Assignments, HeartbeatAnswer, HeartbeatBody, NodeInfo, NodeRecord, NodeRegistration, NodeRemoved, RegisterAnswer } from '../api/nodes.js';
 import type { ServiceView, ServiceWithTasks } from '../api/services.js';
 import type { Task, TaskListQuery } from '../api/tasks.js';
+import { LEADER_HINT, WRITE_OUTCOME, type WriteOutcome } from '../api/headers.js';
 
 export class ApiRequestError extends Error {
   constructor(
@@ -122,14 +124,26 @@ export class OrchClient {
     return (await this.exchange<T>(method, path, body, idempotencyKey)).body;
   }
 
-  /** `call`, with the answer's headers. */
-  private async exchange<T>(method: Method, path: string, body?: unknown, idempotencyKey?: string): Promise<{ body: T; headers: Record<string, string | string[] | undefined> }> {
+  /**
+   * The index of the manager a leader hint names, or -1: only a manager this client was given or
+   * the cluster gave it (setManagers), by its exact address. A follower (or whoever can add a
+   * header) must not send the client's token to an address of its choosing.
+   */
+  private hinted(h: string | string[] | undefined): number {
+    if (typeof h !== 'string' || h.length > 261) return -1;
+    return this.managers.indexOf(h);
+  }
+
+  /** `call`, with the answer's status and headers. */
+  private async exchange<T>(method: Method, path: string, body?: unknown, idempotencyKey?: string): Promise<{ body: T; status: number; headers: Record<string, string | string[] | undefined> }> {
     const key = method === 'GET' ? undefined : (idempotencyKey ?? randomUUID());
     const deadline = Date.now() + this.deadlineMs;
     let last: Error = new Error('no manager answered');
+    let k = this.preferred;
     for (let attempt = 0; ; attempt++) {
-      const k = (this.preferred + attempt) % this.managers.length;
+      k %= this.managers.length;
       const addr = this.managers[k];
+      let hint = -1;
       try {
         const headers: Record<string, string> = {};
         if (body !== undefined) headers['content-type'] = 'application/json';
@@ -143,9 +157,10 @@ export class OrchClient {
         });
         const text = await res.body.text();
         const json = text.length ? (JSON.parse(text) as unknown) : null;
+        hint = this.hinted(res.headers[LEADER_HINT]);
         if (res.statusCode < 300) {
-          this.preferred = k;
-          return { body: json as T, headers: res.headers };
+          this.preferred = hint >= 0 ? hint : k;
+          return { body: json as T, status: res.statusCode, headers: res.headers };
         }
         const e = (json as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
         const failed = new ApiRequestError(res.statusCode, e?.code ?? `http-${res.statusCode}`, e?.message ?? `HTTP ${res.statusCode} from ${addr}`, e?.details);
@@ -173,6 +188,8 @@ export class OrchClient {
       if (Date.now() >= deadline) throw last;
       // After every manager was tried once, wait a little: an election takes about a second.
       if ((attempt + 1) % this.managers.length === 0) await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** Math.floor(attempt / this.managers.length), 400)));
+      // Unavailable here: the leader this manager named, else the next one.
+      k = hint >= 0 && hint !== k ? hint : k + 1;
     }
   }
 
@@ -200,6 +217,15 @@ export class OrchClient {
 
   createService(spec: unknown, idempotencyKey?: string): Promise<ServiceView> {
     return this.call('POST', '/v1/services', spec, idempotencyKey);
+  }
+
+  /** Creates or updates the service from `spec`, and says which the write did (or that it changed nothing). */
+  async applyService(spec: unknown, idempotencyKey?: string): Promise<{ service: ServiceView; outcome: WriteOutcome }> {
+    const r = await this.exchange<ServiceView>('POST', '/v1/services', spec, idempotencyKey);
+    const h = r.headers[WRITE_OUTCOME];
+    if (h === 'created' || h === 'updated' || h === 'unchanged') return { service: r.body, outcome: h };
+    // A manager of an earlier version says only whether it created the service.
+    return { service: r.body, outcome: r.status === 201 ? 'created' : 'updated' };
   }
 
   services(): Promise<ServiceView[]> {

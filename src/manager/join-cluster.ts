@@ -1,7 +1,7 @@
 // A new manager asks a running cluster to add it (POST /v1/managers, forwarded to the leader). The
 // answer is its id (new, never used before), the cluster's id and every manager's address.
 import { request, type Dispatcher } from 'undici';
-import type { Identity } from '../raft/index.js';
+import type { Identity } from './identity-store.js';
 import type { JoinAnswer } from './api/managers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

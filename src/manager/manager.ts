@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
-import { NetworkFaults } from '../raft/faults.js';
+import { NetworkFaults } from './faults.js';
+import { IdentityStore, type Identity } from './identity-store.js';
 import { chaosRoutes } from './api/chaos.js';
 import { parseAddress } from '../api/address.js';
 import { clusterRoutes } from './api/cluster.js';
@@ -240,7 +241,7 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
  * this manager as the only voter (over the snapshot's voter set); every entry in its log commits
  * under its first term as leader, as etcd's --force-new-cluster does.
  */
-async function forceNewCluster(o: ManagerOptions, storage: RaftStorage, known: Awaited<ReturnType<RaftStorage['identity']>>, next: { id: NodeId; address: string; clusterId: string }, peers: string[]): Promise<void> {
+async function forceNewCluster(o: ManagerOptions, storage: RaftStorage, known: Identity | null, next: { id: NodeId; address: string; clusterId: string }, peers: string[]): Promise<void> {
   const refuse = async (why: string) => {
     await storage.close();
     throw new Error(`--force-new-cluster: ${why}`);
@@ -248,7 +249,7 @@ async function forceNewCluster(o: ManagerOptions, storage: RaftStorage, known: A
   if (peers.length !== 1) await refuse(`--peers must name only this manager (${next.address}): the new cluster starts with one manager; add others later`);
   const loaded = await storage.load();
   if (!known || loaded.empty) await refuse(`data dir ${o.dataDir} holds no cluster data; it must be the data dir of a surviving manager`);
-  await storage.setIdentity(next);
+  await new IdentityStore(storage).set(next);
   console.error(
     `orch manager: WARNING: forcing a new one-manager cluster ${next.clusterId} from the log of manager ${known!.id} (${known!.address}) of cluster ${known!.clusterId}; never start the other managers again with their old data`,
   );
@@ -288,7 +289,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   makePrivateDataDir(o.dataDir);
   const hooks = testHooksFromEnv();
   const storage = await RaftStorage.open(o.dataDir, { testHookBeforeWrite: hooks.beforeWrite });
-  const known = await storage.identity();
+  const identities = new IdentityStore(storage);
+  const known = await identities.get();
   // The managers this one knows of at start: --peers, or what the cluster said when it joined.
   let base = new Map<NodeId, string>(peers.map((p, k) => [k + 1, p]));
   if (o.join !== undefined) {
@@ -337,14 +339,14 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
       id = ident.id;
       clusterId = ident.clusterId;
       base = new Map(Object.entries(ident.joined ?? {}).map(([k, a]) => [Number(k), a]));
-      if (!known) await storage.setIdentity(ident);
+      if (!known) await identities.set(ident);
     } catch (err) {
       await storage.close();
       await mtls?.tls.close();
       throw err;
     }
   }
-  if (!known && !o.forceNewCluster && o.join === undefined) await storage.setIdentity({ id, address: self, clusterId });
+  if (!known && !o.forceNewCluster && o.join === undefined) await identities.set({ id, address: self, clusterId });
 
   // The address book follows the replicated state (managers added and removed at run time).
   const addresses = new Map<NodeId, string>(base);

@@ -1,31 +1,27 @@
-// Network faults injected on purpose, for the chaos suite only: a manager started with `--chaos`
-// accepts PUT /chaos/faults and then drops Raft messages to or from chosen peers (each direction
-// on its own, so partitions can be one-way) and refuses chosen workers. Without that flag this
-// object stays empty and every check is a set lookup on an empty set.
-import type { NodeId } from './types.js';
+// Raft network faults injected on purpose, for the chaos suite only: the transport drops Raft
+// messages to or from chosen peers (each direction on its own, so partitions can be one-way). The
+// manager sets them (src/manager/faults.ts, PUT /chaos/faults on a manager started with --chaos);
+// without that flag the transport has none, and each check is a lookup in an empty set.
+import type { NodeId } from './core/types.js';
 
-export interface FaultSpec {
+export interface RaftFaultSpec {
   /** Raft messages this manager sends to these peers are lost. */
   dropTo?: NodeId[];
   /** Raft messages from these peers are lost on arrival. */
   dropFrom?: NodeId[];
-  /** Worker node ids whose requests this manager refuses (as if unreachable). */
-  isolateWorkers?: string[];
 }
 
-export class NetworkFaults {
+export class RaftFaults {
   private dropTo = new Set<NodeId>();
   private dropFrom = new Set<NodeId>();
-  private workers = new Set<string>();
 
-  set(f: FaultSpec): void {
+  set(f: RaftFaultSpec): void {
     this.dropTo = new Set(f.dropTo ?? []);
     this.dropFrom = new Set(f.dropFrom ?? []);
-    this.workers = new Set(f.isolateWorkers ?? []);
   }
 
-  get(): Required<FaultSpec> {
-    return { dropTo: [...this.dropTo], dropFrom: [...this.dropFrom], isolateWorkers: [...this.workers] };
+  get(): Required<RaftFaultSpec> {
+    return { dropTo: [...this.dropTo], dropFrom: [...this.dropFrom] };
   }
 
   canSendTo(peer: NodeId): boolean {
@@ -34,9 +30,5 @@ export class NetworkFaults {
 
   canReceiveFrom(peer: NodeId): boolean {
     return !this.dropFrom.has(peer);
-  }
-
-  workerIsolated(nodeId: string): boolean {
-    return this.workers.has(nodeId);
   }
 }

@@ -3,11 +3,11 @@
 // left: persist (one synced batch) -> send -> apply -> advance. Inputs that arrive while a turn waits
 // on the disk join the next turn, so many proposals share one fsync and one message per peer
 // (group commit).
-import { Raft, type Status } from './raft.js';
+import { Raft, type Status } from './core/raft.js';
 import { SNAPSHOT_DATA_ON_DISK, type RaftStorage } from './storage.js';
 import type { HttpTransport } from './transport.js';
-import { decodeConfChange, type ConfChange, type ConfChangeRecord } from './conf-change.js';
-import { EntryType, NONE, type ConfState, type Entry, type Message, type NodeId, type Role } from './types.js';
+import { decodeConfChange, type ConfChange, type ConfChangeRecord } from './core/conf-change.js';
+import { EntryType, NONE, type ConfState, type Entry, type Message, type NodeId, type Role } from './core/types.js';
 
 /** The replicated application: deterministic, fed committed entries in log order. */
 export interface StateMachine {
@@ -216,8 +216,7 @@ export class RaftNode {
 
   /** Leader, and the first entry of its term has committed: its view of the state is complete. */
   isReadyLeader(): boolean {
-    const c = this.core;
-    return this.role === 'leader' && c.role === 'leader' && c.log.term(c.log.committed) === c.term;
+    return this.role === 'leader' && this.core.isReadyLeader();
   }
 
   isLeader(): boolean {
@@ -447,7 +446,7 @@ export class RaftNode {
     // the next batch.
     let applied = 0;
     if (!rd.snapshot) {
-      const stable = c.log.stable;
+      const stable = c.stableIndex();
       while (applied < rd.committedEntries.length && rd.committedEntries[applied].index <= stable) this.apply(rd.committedEntries[applied++]);
     }
     // 1. Durable before anything else leaves this node.
@@ -531,7 +530,7 @@ export class RaftNode {
   }
 
   private serveReads(): void {
-    const applied = this.core.log.applied;
+    const applied = this.core.appliedIndex();
     for (let k = this.readsWaitingApply.length - 1; k >= 0; k--) {
       const pr = this.readsWaitingApply[k];
       if (pr.index <= applied) {
@@ -574,14 +573,15 @@ export class RaftNode {
   }
 
   private async maybeSnapshot(): Promise<void> {
-    const applied = this.core.log.applied;
+    const applied = this.core.appliedIndex();
     if (applied <= this.lastSnapshotIndex) return;
     const due =
       this.snapshotDue ||
       applied - this.lastSnapshotIndex >= this.opts.snapshotEvery ||
       this.bytesSinceSnapshot >= Math.max(this.opts.snapshotBytes ?? 8 << 20, this.lastSnapshotBytes);
     if (!due) return;
-    const res = this.core.createSnapshot(applied, this.opts.sm.snapshot(), this.keepCount(applied));
+    const keep = this.core.entriesToKeep(applied, this.opts.keepEntries, this.opts.keepBytes ?? 4 << 20);
+    const res = this.core.createSnapshot(applied, this.opts.sm.snapshot(), keep);
     if (!res) return;
     this.snapshotDue = false;
     this.lastSnapshotIndex = applied;
@@ -600,23 +600,7 @@ export class RaftNode {
    * needs them. Only while the core has nothing newer, and not a received one still to be applied.
    */
   private releaseSnapshotData(index: number): void {
-    const log = this.core.log;
-    const s = log.snapshot;
-    if (!s || s.meta.index !== index || s.data === SNAPSHOT_DATA_ON_DISK || log.pendingSnapshot !== null) return;
-    log.snapshot = { meta: s.meta, data: SNAPSHOT_DATA_ON_DISK };
-  }
-
-  /** How many entries before `index` to keep: keepEntries, fewer if they hold more than keepBytes. */
-  private keepCount(index: number): number {
-    const log = this.core.log;
-    const budget = this.opts.keepBytes ?? 4 << 20;
-    let bytes = 0;
-    let n = 0;
-    for (let i = index; n < this.opts.keepEntries && i > log.offset; i--, n++) {
-      bytes += log.entry(i).data.length;
-      if (bytes > budget) break;
-    }
-    return n;
+    this.core.releaseSnapshotData(index, SNAPSHOT_DATA_ON_DISK);
   }
 
   /**

@@ -1,5 +1,6 @@
 // The durable half of a Raft node, on classic-level (LevelDB): entries under big-endian index keys,
-// the hard state, the latest snapshot, and the node's identity. A Ready goes to disk in one atomic
+// the hard state, the latest snapshot, and records of its owner (the manager's identity, kept by
+// src/manager/identity-store.ts: one LevelDB serves one data dir). A Ready goes to disk in one atomic
 // batch with sync: true, so nothing is acknowledged (a vote, an append, a client's write) before it
 // is durable. Every record carries a CRC-32 over its key and payload; a corrupt or truncated record
 // found at start-up stops the node with a message naming the data dir and the record.
@@ -21,9 +22,9 @@ import {
   encodeEntry,
   encodeHardState,
   encodeSnapshotMeta,
-} from './codec.js';
-import type { PersistedState } from './raft.js';
-import type { Entry, HardState, Ready, Snapshot } from './types.js';
+} from './core/codec.js';
+import type { PersistedState } from './core/raft.js';
+import type { Entry, HardState, Ready, Snapshot } from './core/types.js';
 
 /**
  * What a person can do about a damaged record (one line: the CLI prints the first line only). Not
@@ -68,7 +69,8 @@ interface SnapshotFile {
   bytes: number;
   crc: number;
 }
-const IDENTITY_KEY = Buffer.from('id');
+/** The log's own keys: an owner's record may not use them. */
+const RESERVED_KEYS = new Set(['h', 'sm', 'sd', 'sf']);
 const ENTRY_PREFIX = 0x65; // 'e'
 
 function entryKey(index: number): Key {
@@ -84,18 +86,6 @@ function seal(key: Key, payload: Uint8Array): Uint8Array {
   out.writeUInt32BE(crc32(payload, crc32(key)), 0);
   out.set(payload, 4);
   return out;
-}
-
-/** Identity of a manager, written once when its data dir is created. */
-export interface Identity {
-  id: number;
-  address: string;
-  clusterId: string;
-  /**
-   * A manager that joined a running cluster (--join): the managers it was told of then (id ->
-   * address), its address book until the replicated state says more. Absent for --peers managers.
-   */
-  joined?: Record<string, string>;
 }
 
 export interface StorageStats {
@@ -119,7 +109,7 @@ export class RaftStorage {
   /** Time spent in synced writes, for metrics: [count, total ms]. */
   readonly fsync = { count: 0, ms: 0 };
 
-  /** The manager's id once the identity record was read: the recovery advice names it. */
+  /** The owner's id once known (setOwnerId): the recovery advice names it. */
   private knownId: number | null = null;
 
   private constructor(
@@ -159,17 +149,32 @@ export class RaftStorage {
     }
   }
 
-  async identity(): Promise<Identity | null> {
-    const v = await this.db.get(IDENTITY_KEY);
-    if (v === undefined) return null;
-    const payload = this.unseal(IDENTITY_KEY, v, 'the identity record');
-    const id = this.decode('the identity record', () => JSON.parse(Buffer.from(payload).toString('utf8')) as Identity);
-    if (Number.isSafeInteger(id.id)) this.knownId = id.id;
-    return id;
+  /** The owner's id, once it knows it: the advice of every damaged-record error names it. */
+  setOwnerId(id: number): void {
+    this.knownId = id;
   }
 
-  async setIdentity(id: Identity): Promise<void> {
-    await this.db.put(IDENTITY_KEY, seal(IDENTITY_KEY, Buffer.from(JSON.stringify(id))), { sync: true });
+  /**
+   * A record of the storage's owner, kept beside the log (sealed and verified as the log's are):
+   * its payload, or null if none was written. `what` names it in errors.
+   */
+  async getRecord(key: string, what: string): Promise<Uint8Array | null> {
+    const k = this.ownerKey(key);
+    const v = await this.db.get(k);
+    return v === undefined ? null : this.unseal(k, v, what);
+  }
+
+  /** Writes an owner's record durably (synced). */
+  async putRecord(key: string, payload: Uint8Array): Promise<void> {
+    const k = this.ownerKey(key);
+    await this.db.put(k, seal(k, payload), { sync: true });
+  }
+
+  private ownerKey(key: string): Key {
+    if (key.length === 0 || key.startsWith(String.fromCharCode(ENTRY_PREFIX)) || RESERVED_KEYS.has(key)) {
+      throw new Error(`raft storage: the record key ${JSON.stringify(key)} is empty or one of the log's own`);
+    }
+    return Buffer.from(key);
   }
 
   /** Reads and verifies everything a restart needs. Throws StorageError naming the bad record. */

@@ -2,10 +2,10 @@
 // takes a frame of messages; POST /raft/snapshot takes a snapshot in ordered chunks. Frames are
 // untrusted: they are decoded strictly, and must come from a known peer of this cluster, to us.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { CodecError, decodeMessages, encodeMessages } from './codec.js';
+import { CodecError, decodeMessages, encodeMessages } from './core/codec.js';
 import { MESSAGES_PATH, SNAPSHOT_PATH } from './transport.js';
-import type { NetworkFaults } from './faults.js';
-import type { Message, NodeId } from './types.js';
+import type { RaftFaults } from './faults.js';
+import type { Message, NodeId } from './core/types.js';
 
 export interface RaftRoutesOptions {
   self: NodeId;
@@ -19,7 +19,7 @@ export interface RaftRoutesOptions {
   maxFrameBytes?: number;
   maxSnapshotBytes?: number;
   /** Injected faults (chaos runs only). */
-  faults?: NetworkFaults;
+  faults?: RaftFaults;
   /**
    * Mutual TLS: the peer a request comes from, as its client certificate proves (null: none of
    * ours). The x-orch-from header must then agree with it. Without, the header is taken as said.
@@ -109,7 +109,10 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app: Fas
     return true;
   }
 
-  app.post(MESSAGES_PATH, async (req, reply) => {
+  // Only a manager of this cluster may call them (src/manager/api/auth.ts checks its certificate).
+  const manager = { config: { access: 'manager' as const } };
+
+  app.post(MESSAGES_PATH, manager, async (req, reply) => {
     const from = origin(req, reply);
     if (from === null || partitioned(from, reply)) return reply;
     if (!Buffer.isBuffer(req.body)) return fail(reply, 415, 'bad-content-type', 'expected an application/octet-stream body');
@@ -127,7 +130,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app: Fas
     return reply.code(204).send();
   });
 
-  app.post(SNAPSHOT_PATH, async (req, reply) => {
+  app.post(SNAPSHOT_PATH, manager, async (req, reply) => {
     const from = origin(req, reply);
     if (from === null || partitioned(from, reply)) return reply;
     if (!Buffer.isBuffer(req.body)) return fail(reply, 415, 'bad-content-type', 'expected an application/octet-stream body');

@@ -3,11 +3,11 @@
 // in flight, so a slow or dead peer never delays the others; a request that fails or times out is
 // dropped (Raft retransmits) and reported. Snapshots travel separately, in chunks.
 // Receiving: the fastify routes in transport-routes.ts.
-import type { NetworkFaults } from './faults.js';
+import type { RaftFaults } from './faults.js';
 import { Pool, type buildConnector } from 'undici';
-import { decodeMessages, encodeMessages } from './codec.js';
+import { decodeMessages, encodeMessages } from './core/codec.js';
 import { SNAPSHOT_DATA_ON_DISK } from './storage.js';
-import type { Message, NodeId, SnapMsg } from './types.js';
+import type { Message, NodeId, SnapMsg } from './core/types.js';
 
 export const MESSAGES_PATH = '/raft/messages';
 export const SNAPSHOT_PATH = '/raft/snapshot';
@@ -34,7 +34,7 @@ export interface TransportOptions {
   /** Sent with every request so the receiver can refuse messages meant for another cluster. */
   clusterId: string;
   /** Injected faults (chaos runs only). */
-  faults?: NetworkFaults;
+  faults?: RaftFaults;
   /**
    * Mutual TLS: the connector for the peer at an address, which presents this manager's certificate
    * and accepts only that peer's (plain HTTP without).

@@ -340,7 +340,7 @@ export class ProcessCluster {
   }
 
   /** Polls until exactly one reachable manager leads and the others follow it. */
-  async waitForLeader(timeoutMs = 10_000, among?: number[]): Promise<{ index: number; status: ManagerStatus }> {
+  async waitForLeader(timeoutMs = 30_000, among?: number[]): Promise<{ index: number; status: ManagerStatus }> {
     const idx = among ?? this.managers.map((_, k) => k).filter((k) => this.managers[k].running);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

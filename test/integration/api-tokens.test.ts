@@ -79,7 +79,7 @@ t.test('API tokens: create, list, rotate, revoke, on every manager', async (t) =
 
   let ops = '';
   await t.test('the API makes an admin token through a follower; it manages tokens', async (t) => {
-    const leader = (await c.waitForLeader(10_000)).index;
+    const leader = (await c.waitForLeader()).index;
     const follower = c.addresses[(leader + 1) % 3];
     const r = await call(follower, '/v1/tokens/api', tokens.admin, { method: 'POST', body: { name: 'ops', role: 'admin' } });
     t.equal(r.status, 201, `created through a follower: ${r.text}`);

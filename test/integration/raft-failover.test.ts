@@ -10,7 +10,7 @@ t.test('three managers elect one leader within 2 s of start', async (t) => {
   // Timed as a user would see it: without tap's coverage hooks in the manager processes.
   const c = await ProcessCluster.start({ managers: 3, instrument: false });
   t.teardown(() => c.stop());
-  const { status } = await c.waitForLeader(10_000);
+  const { status } = await c.waitForLeader();
   const took = Date.now() - started;
   // A manager has started when it serves (its log says "listening"); under the test harness node
   // itself starts about twice as slowly as outside it (scripts/bench/first-election.ts measures

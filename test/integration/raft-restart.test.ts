@@ -45,7 +45,7 @@ t.test('a manager whose data dir was wiped rejoins and catches up by snapshot', 
   c.wipe(victim);
   await startWriters(client, { concurrency: 4, maxWrites: 300, maxMs: 30_000, key: (w, n) => `b/${w}/${n}` }).done();
   c.spawn(victim);
-  const { status } = await c.waitForLeader(10_000);
+  const { status } = await c.waitForLeader();
   const st = await c.waitForApplied(victim, status.commit);
   const rs = (await (await fetch(`http://${c.managers[victim].address}/raft/status`)).json()) as { firstIndex: number };
   t.ok(rs.firstIndex > 1, `the wiped manager's log starts at ${rs.firstIndex}: it was rebuilt from a snapshot`);

@@ -14,7 +14,7 @@ import { ProcessCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/docker-cluster.js';
 import { tlsCall, type CallOptions } from '../helpers/tls-call.js';
 import { createRequest } from '../../src/security/pki.js';
-import { encodeMessages } from '../../src/raft/codec.js';
+import { encodeMessages } from '../../src/raft/core/codec.js';
 
 t.test('attacks on a TLS cluster', async (t) => {
   const c = await ProcessCluster.start({ secure: true, managers: 3 });

@@ -4,7 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { encodeMessages } from '../../src/raft/codec.js';
+import { encodeMessages } from '../../src/raft/core/codec.js';
 import { validateManagerOptions, type Manager } from '../../src/manager/manager.js';
 import { singleManager } from '../helpers/single-manager.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

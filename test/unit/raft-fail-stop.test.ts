@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { NodeStoppedError, OutcomeUnknownError, RaftNode, type StateMachine } from '../../src/raft/node.js';
 import { RaftStorage, StorageError } from '../../src/raft/storage.js';
 import type { HttpTransport } from '../../src/raft/transport.js';
-import type { Entry } from '../../src/raft/types.js';
+import type { Entry } from '../../src/raft/core/types.js';
 
 /** What `p` rejects with (null if it resolves), for checks of the error's class. */
 async function refusal(p: Promise<unknown>): Promise<unknown> {

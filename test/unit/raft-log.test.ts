@@ -1,7 +1,7 @@
 import t from 'tap';
-import { RaftLog } from '../../src/raft/log.js';
-import { Inflights, Progress } from '../../src/raft/progress.js';
-import { committedIndex, voteResult } from '../../src/raft/quorum.js';
+import { RaftLog } from '../../src/raft/core/log.js';
+import { Inflights, Progress } from '../../src/raft/core/progress.js';
+import { committedIndex, voteResult } from '../../src/raft/core/quorum.js';
 import { entries } from '../helpers/raft-net.js';
 
 function logOf(...terms: number[]): RaftLog {

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ClassicLevel } from 'classic-level';
-import { encodeSnapshotMeta } from '../../src/raft/codec.js';
+import { encodeSnapshotMeta } from '../../src/raft/core/codec.js';
 import { RaftStorage } from '../../src/raft/storage.js';
-import type { Entry, Ready } from '../../src/raft/types.js';
+import { IdentityStore } from '../../src/manager/identity-store.js';
+import type { Entry, Ready } from '../../src/raft/core/types.js';
 
 function ready(p: Partial<Ready>): Ready {
   return { softState: null, hardState: null, snapshot: null, entries: [], committedEntries: [], messages: [], readStates: [], ...p };
@@ -93,12 +94,12 @@ t.test('one flipped byte in an entry stops the load, naming the data dir and the
 t.test('the advice for a damaged log: remove the manager and join under a new id, never restart it empty', async (t) => {
   const dir = tempDir(t);
   const s = await RaftStorage.open(dir);
-  await s.setIdentity({ id: 2, address: '127.0.0.1:7002', clusterId: 'c1' });
+  await new IdentityStore(s).set({ id: 2, address: '127.0.0.1:7002', clusterId: 'c1' });
   await s.save(ready({ entries: ents(1, 3, 1), hardState: { term: 1, vote: 2, commit: 3 } }));
   await s.close();
   await damage(dir, entryKey(2), (v) => Buffer.concat([v, Buffer.from([1])]));
   const s2 = await RaftStorage.open(dir);
-  await s2.identity();
+  await new IdentityStore(s2).get();
   const err = await s2.load().then(
     () => null,
     (e: Error) => e,

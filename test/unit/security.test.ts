@@ -5,7 +5,12 @@ import { X509Certificate } from 'node:crypto';
 import { createCa, createRequest, fingerprint, issue, issuedBy, signRequest, subjectOfPem, validity } from '../../src/security/pki.js';
 import { formatToken, hashSecret, matchesHash, newSecret, parseToken, sameSecret } from '../../src/security/tokens.js';
 import { tableAccess } from '../../src/manager/api/auth.js';
-import { routeAccess } from '../helpers/route-access.js';
+import { raftRoutes } from '../../src/raft/index.js';
+import { workerRoutes } from '../../src/manager/api/node-protocol.js';
+import { serviceRoutes } from '../../src/manager/api/services.js';
+import type { ManagerContext } from '../../src/manager/context.js';
+import type { Liveness } from '../../src/manager/liveness.js';
+import { declaredAccess } from '../helpers/route-access.js';
 import { managerIdentity } from '../../src/security/tls.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,12 +69,14 @@ t.test('tokens: the form, the errors, constant-time comparisons', async (t) => {
 });
 
 t.test('who may call what', async (t) => {
-  t.equal(tableAccess('POST', '/raft/messages'), 'manager');
-  t.equal(await routeAccess('POST', '/v1/nodes/:id/heartbeat'), 'worker');
+  t.equal(await declaredAccess(raftRoutes, { self: 1, clusterId: 'c', peers: () => new Set([1]), receive: () => undefined }, 'POST', '/raft/messages'), 'manager');
+  // Registering only defines the routes: the context is never read.
+  const ctx = {} as ManagerContext;
+  t.equal(await declaredAccess(workerRoutes, { ctx, liveness: { missed: 3, heartbeatMs: 1000 } as Liveness }, 'POST', '/v1/nodes/:id/heartbeat'), 'worker');
   t.equal(tableAccess('POST', '/v1/join'), 'open');
   t.equal(tableAccess('GET', '/v1/tokens/:role'), 'admin', 'a join token is a secret');
-  t.equal(await routeAccess('GET', '/v1/services'), 'read');
-  t.equal(await routeAccess('PATCH', '/v1/services/:id'), 'admin');
+  t.equal(await declaredAccess(serviceRoutes, { ctx }, 'GET', '/v1/services'), 'read');
+  t.equal(await declaredAccess(serviceRoutes, { ctx }, 'PATCH', '/v1/services/:id'), 'admin');
   t.equal(tableAccess('GET', undefined), 'read', 'an unknown route needs a token too');
 });
 

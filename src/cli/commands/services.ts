@@ -51,9 +51,9 @@ export function serviceCommands(program: Command): void {
       throw err;
     }
     await withClient(o, async (c) => {
-      const before = await c.services().then((l) => l.find((s) => s.name === (spec as { name?: string }).name));
-      const s = await c.createService(spec);
-      printService(s, !before ? 'created' : s.version === before.version && before.state === s.state ? 'unchanged' : 'updated', !!o.json);
+      // One round trip: the write's answer says whether it created, updated or left the service.
+      const { service: s, outcome } = await c.applyService(spec);
+      printService(s, outcome, !!o.json);
       if (o.wait) await waitService(c, s.name, o.timeout, !!o.json);
     });
   });

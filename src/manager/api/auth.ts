@@ -24,11 +24,6 @@ export type Access = 'open' | 'manager' | 'worker' | 'member' | 'read' | 'admin'
 
 /** Routes that are not the public API; every other route is read (GET) or admin (the rest). */
 const ROUTES: Record<string, Access> = {
-  'POST /raft/messages': 'manager',
-  'POST /raft/snapshot': 'manager',
-  'POST /raft/removed': 'manager',
-  // A manager's status, for `orch cluster` gathered by any manager: its peers, or a reader.
-  'GET /raft/status': 'peer-read',
   'GET /v1/ca': 'open',
   // The dashboard's page holds no data; it reads the API with the token the user gives it.
   'GET /ui': 'open',

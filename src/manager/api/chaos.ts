@@ -2,7 +2,7 @@
 // nemesis uses it to cut Raft links one way at a time and to cut workers off). A production
 // manager never has these routes.
 import type { FastifyPluginAsync } from 'fastify';
-import type { FaultSpec, NetworkFaults } from '../../raft/faults.js';
+import type { FaultSpec, NetworkFaults } from '../faults.js';
 
 const ids = { type: 'array', items: { type: 'integer', minimum: 1, maximum: 1000 }, maxItems: 1000 } as const;
 

@@ -52,7 +52,8 @@ async function peerStatus(ctx: ManagerContext, id: NodeId, address: string): Pro
 export const clusterRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (app, { ctx }) => {
   app.get<{ Querystring: { digest?: boolean } }>(
     '/raft/status',
-    { schema: { querystring: { type: 'object', properties: { digest: { type: 'boolean' } }, additionalProperties: false } } },
+    // A manager's status, for `orch cluster` gathered by any manager: its peers, or a reader.
+    { config: { access: 'peer-read' }, schema: { querystring: { type: 'object', properties: { digest: { type: 'boolean' } }, additionalProperties: false } } },
     async (req) => ({
       ...selfStatus(ctx),
       firstIndex: ctx.node.status().firstIndex,

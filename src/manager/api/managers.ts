@@ -181,7 +181,7 @@ export const managerRoutes: FastifyPluginAsync<ManagersOptions> = async (app, { 
 
   app.post<{ Body: { id: number } }>(
     REMOVED_PATH,
-    { schema: { body: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'], additionalProperties: false } } },
+    { config: { access: 'manager' }, schema: { body: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'], additionalProperties: false } } },
     async (req, reply) => {
       if (req.headers['x-orch-cluster'] !== clusterId) throw new ApiError(403, 'wrong-cluster', `this manager belongs to cluster ${clusterId}`);
       if (req.body.id !== ctx.self) throw new ApiError(400, 'not-me', `this is manager ${ctx.self}, not ${req.body.id}`);

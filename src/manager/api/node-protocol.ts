@@ -7,7 +7,7 @@ import { ErrorAnswers } from '../../api/params.js';
 import { Assignments, AssignmentsQuery, HeartbeatAnswer, HeartbeatBody, NodeIdParams, NodeRegistration, RegisterAnswer, SessionQuery } from '../../api/nodes.js';
 import type { ManagerContext } from '../context.js';
 import type { Liveness } from '../liveness.js';
-import type { NetworkFaults } from '../../raft/faults.js';
+import type { NetworkFaults } from '../faults.js';
 import { specOf, type ClusterResult } from '../state/cluster-state.js';
 import { ApiError } from './errors.js';
 import { forwardIfFollower, propose } from './consensus.js';

@@ -9,7 +9,7 @@ import { TERMINAL } from '../../api/tasks.js';
 import type { ManagerContext } from '../context.js';
 import { specOf, type ClusterResult } from '../state/cluster-state.js';
 import { resultOf } from './cluster-result.js';
-import { forwardIfFollower, propose, readBarrier } from './consensus.js';
+import { forwardIfFollower, propose, readBarrier, targetOfWrite } from './consensus.js';
 import { ApiError } from './errors.js';
 
 /** A node to remove, by id or name (any name it registered, hence no pattern). */
@@ -22,9 +22,7 @@ export const nodeRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (ba
 
   app.patch('/v1/nodes/:id', { config: { access: 'admin' }, schema: { params: IdParams, body: AvailabilityBody, response: { 200: NodeRecord, ...ErrorAnswers } } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
-    await readBarrier(ctx, false);
-    const nodes = [...ctx.state.cluster.nodes.values()];
-    const n = ctx.state.cluster.nodes.get(req.params.id) ?? nodes.find((x) => x.name === req.params.id);
+    const n = await targetOfWrite(ctx, () => ctx.state.cluster.nodes.get(req.params.id) ?? [...ctx.state.cluster.nodes.values()].find((x) => x.name === req.params.id));
     if (!n) throw new ApiError(404, 'not-found', `node ${req.params.id} does not exist (give its name or id, see orch nodes)`);
     resultOf((await propose(ctx, req, { op: 'node.availability', ts: Date.now(), nodeId: n.id, availability: req.body.availability })) as ClusterResult);
     return ctx.state.cluster.nodes.get(n.id);

@@ -18,6 +18,7 @@ import { plainJson } from './plain-json.js';
 import { settingsOf } from './settings.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { untilState } from './state-wait.js';
+import { upsertOutcome, WRITE_OUTCOME } from '../../api/headers.js';
 
 /** A spec as a person writes it: normalizeSpec checks it, naming every problem (not the schema validator). */
 const SpecBody = Type.Unsafe<Record<string, unknown>>({ type: 'object' });
@@ -128,10 +129,12 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
   app.post('/v1/services', { config: { access: 'admin' }, schema: { body: SpecBody, response: { 201: ServiceView, ...written } } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
     const spec = validSpec(req.body);
-    checkAllowed(ctx, spec);
+    // The settings and the nodes decide here, outside the log: read them as of now.
     await readBarrier(ctx, false);
+    checkAllowed(ctx, spec);
     checkFits(ctx, spec);
     const res = resultOf((await propose(ctx, req, { op: 'service.upsert', ts: Date.now(), serviceId: newId(), spec })) as ClusterResult);
+    if ('created' in res) reply.header(WRITE_OUTCOME, upsertOutcome(res));
     reply.code('created' in res && res.created ? 201 : 200);
     return writtenView(ctx, res);
   });
@@ -165,6 +168,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
     { config: { access: 'admin' }, schema: { params: IdParams, body: PatchBody, response: written } },
     async (req, reply) => {
       if (await forwardIfFollower(ctx, req, reply)) return reply;
+      // The settings and the nodes decide here, outside the log (the version check is the log's).
       await readBarrier(ctx, false);
       const svc = found(ctx, req.params.id);
       if ('name' in req.body && req.body.name !== svc.name) throw new ApiError(400, 'bad-request', 'body.name: a service cannot be renamed; create a new one');
@@ -184,6 +188,7 @@ export const serviceRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async 
 
   app.post('/v1/services/:id/rollback', { config: { access: 'admin' }, schema: { params: IdParams, response: written } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
+    // Whether there is an update to roll back is decided here: applied, a stale one is a silent no-op.
     await readBarrier(ctx, false);
     const svc = found(ctx, req.params.id);
     const u = svc.update;

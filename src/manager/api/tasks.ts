@@ -10,7 +10,7 @@ import { Task, TaskListQuery, TaskLogsQuery, TERMINAL } from '../../api/tasks.js
 import type { ManagerContext } from '../context.js';
 import { CONTAINER_ID, type ClusterResult } from '../state/cluster-state.js';
 import { found, resultOf } from './cluster-result.js';
-import { forwardIfFollower, propose, readBarrier } from './consensus.js';
+import { forwardIfFollower, propose, readBarrier, targetOfWrite } from './consensus.js';
 import { ApiError } from './errors.js';
 import { plainJson } from './plain-json.js';
 
@@ -72,8 +72,7 @@ export const taskRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (ba
 
   app.delete('/v1/tasks/:id', { config: { access: 'admin' }, schema: { params: IdParams, response: { 200: Task, ...ErrorAnswers } } }, async (req, reply) => {
     if (await forwardIfFollower(ctx, req, reply)) return reply;
-    await readBarrier(ctx, false);
-    const t = ctx.state.cluster.tasks.get(req.params.id);
+    const t = await targetOfWrite(ctx, () => ctx.state.cluster.tasks.get(req.params.id));
     if (!t) throw new ApiError(404, 'not-found', `task ${req.params.id} does not exist`);
     resultOf((await propose(ctx, req, { op: 'task.shutdown', ts: Date.now(), ids: [t.id], terminal: [t.id] })) as ClusterResult);
     return ctx.state.cluster.tasks.get(t.id);

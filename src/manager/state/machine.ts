@@ -4,6 +4,7 @@
 // twice — which is what makes a client's retry across a leader change safe.
 import type { Entry, StateMachine } from '../../raft/index.js';
 import { ClusterState, type ClusterCommand, type CompactClusterState } from './cluster-state.js';
+import { readCluster } from './cluster/codec.js';
 import { KvStore, type KvCommand, type KvResult } from './kv.js';
 import { SecurityState, type SecurityCommand } from './security-state.js';
 import { SettingsState, type SettingsCommand } from './settings-state.js';
@@ -249,8 +250,7 @@ export class ManagerState implements StateMachine {
     if (s.v !== 3 && s.v !== 4 && s.v !== 5) throw new Error(`snapshot format ${s.v} is not supported`);
     this.appliedIndex = s.applied;
     this.kv.restore(s.kv);
-    if (s.v >= 4) this.cluster.decode(s.cluster as CompactClusterState);
-    else this.cluster.restore(s.cluster as Parameters<ClusterState['restore']>[0]);
+    this.cluster.restore(readCluster(s.v, s.cluster));
     this.security.restore(s.security);
     this.membership.restore(s.membership);
     this.settings.restore(s.settings);

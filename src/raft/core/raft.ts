@@ -2,6 +2,8 @@ import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import { committedIndex, copyConf, majority, validateConf, voteResult } from './quorum.js';
 import { Random } from './random.js';
+import { ReadIndex } from './read-index.js';
+import { Outbox, ReadyTracker } from './ready.js';
 import { decodeConfChange, encodeConfChange, nextConf, type ConfChange } from './conf-change.js';
 import {
   EntryType,
@@ -16,13 +18,10 @@ import {
   type Message,
   type NodeId,
   type ProposeResult,
-  type ReadIndexRespMsg,
-  type ReadState,
   type Ready,
   type Role,
   type Snapshot,
   type SnapMsg,
-  type SoftState,
   type VoteMsg,
   type VoteRespMsg,
 } from './types.js';
@@ -69,18 +68,6 @@ export interface RaftConfig {
   fastStart?: boolean;
 }
 
-interface ReadRequest {
-  from: NodeId;
-  ctx: number;
-}
-
-interface ReadRound {
-  seq: number;
-  index: number;
-  reqs: ReadRequest[];
-  acks: Set<NodeId>;
-}
-
 export interface ProgressStatus {
   match: number;
   next: number;
@@ -109,9 +96,10 @@ const EMPTY = new Uint8Array(0);
 /**
  * The Raft consensus core: a deterministic state machine in the style of etcd's raft. It reads no
  * clock and does no I/O. The caller drives it with tick(), step(), propose() and readIndex(), then
- * collects a Ready, carries it out (persist, send, apply) and calls advance().
- *
- * Between ready() and advance() the core must not be driven: the Ready describes a fixed state.
+ * collects a Ready, carries it out (persist, send, apply) and calls advance() (ready.ts).
+ * This file is the protocol: elections, replication, commitment and membership; linearizable reads
+ * are read-index.ts's. A driver reads the core through its methods only (status(), term, lead, role
+ * and the small read methods below), never its log or progress directly.
  */
 export class Raft {
   readonly id: NodeId;
@@ -143,7 +131,6 @@ export class Raft {
   private readonly maxInflight: number;
   private readonly maxInflightBytes: number;
   private readonly maxUncommittedBytes: number;
-  private readonly maxApplyEntries: number;
   private readonly rand: Random;
 
   private electionElapsed = 0;
@@ -156,16 +143,9 @@ export class Raft {
   /** Proposals were appended and not yet sent: sent together at the next ready() (group commit). */
   private appendPending = false;
 
-  private msgs: Message[] = [];
-  private readStates: ReadState[] = [];
-  /** Leader: reads not yet put in a heartbeat round. Follower: ctxs not yet forwarded to the leader. */
-  private pendingReads: ReadRequest[] = [];
-  private readRounds: ReadRound[] = [];
-  private readSeq = 0;
-
-  private prevSoft: SoftState;
-  private prevHard: HardState;
-  private readyOut = false;
+  private readonly outbox = new Outbox();
+  private readonly reads: ReadIndex;
+  private readonly rd: ReadyTracker;
 
   constructor(cfg: RaftConfig) {
     if (!Number.isSafeInteger(cfg.id) || cfg.id <= 0) throw new Error(`raft: id must be a positive integer, got ${cfg.id}`);
@@ -182,8 +162,8 @@ export class Raft {
     this.maxInflight = cfg.maxInflight ?? 64;
     this.maxInflightBytes = cfg.maxInflightBytes ?? 32 << 20;
     this.maxUncommittedBytes = cfg.maxUncommittedBytes ?? 64 << 20;
-    this.maxApplyEntries = cfg.maxApplyEntries ?? 4096;
     this.rand = new Random(cfg.seed ?? cfg.id * 7919);
+    this.reads = new ReadIndex(this.id, this.outbox);
 
     const p = cfg.persisted;
     let conf = cfg.conf;
@@ -201,58 +181,13 @@ export class Raft {
     this.applyConf(this.confLog[this.confLog.length - 1].conf);
     this.fastStart = cfg.fastStart ?? false;
     this.becomeFollower(this.term, NONE);
-    this.prevSoft = { lead: this.lead, role: this.role };
-    this.prevHard = this.hardState();
+    this.rd = new ReadyTracker(this, this.outbox, cfg.maxApplyEntries ?? 4096);
   }
 
   private restorePersisted(p: PersistedState): void {
-    const ents = p.entries;
-    for (let k = 1; k < ents.length; k++) {
-      if (ents[k].index !== ents[0].index + k) {
-        throw new Error(`raft: persisted entries are not contiguous at index ${ents[k].index}`);
-      }
-    }
-    const log = this.log;
-    const s = p.snapshot;
-    if (s) {
-      const si = s.meta.index;
-      const first = ents.length ? ents[0].index : 0;
-      const last = ents.length ? ents[ents.length - 1].index : 0;
-      if (ents.length && first <= si && last >= si) {
-        if (ents[si - first].term !== s.meta.term) {
-          throw new Error(`raft: persisted entry ${si} has term ${ents[si - first].term}, the snapshot says ${s.meta.term}`);
-        }
-        // Keep the trailing entries before the snapshot for slow followers; the first one becomes
-        // the compaction boundary because its predecessor's term is not stored.
-        log.offset = first;
-        log.offsetTerm = ents[0].term;
-        log.entries = ents.slice(1);
-      } else if (ents.length && first === si + 1) {
-        log.offset = si;
-        log.offsetTerm = s.meta.term;
-        log.entries = ents.slice();
-      } else if (ents.length === 0 || last < si) {
-        log.offset = si;
-        log.offsetTerm = s.meta.term;
-        log.entries = [];
-      } else {
-        throw new Error(`raft: persisted entries start at ${first}, after the snapshot at ${si} (a gap)`);
-      }
-      log.snapshot = s;
-      log.applied = si;
-    } else if (ents.length && ents[0].index !== 1) {
-      throw new Error(`raft: persisted entries start at ${ents[0].index} but there is no snapshot`);
-    } else {
-      log.entries = ents.slice();
-    }
-    const hs = p.hardState;
-    if (hs.commit > log.lastIndex()) {
-      throw new Error(`raft: persisted commit ${hs.commit} is beyond the last persisted entry ${log.lastIndex()}`);
-    }
-    log.committed = Math.max(hs.commit, log.offset, s ? s.meta.index : 0);
-    log.stable = log.lastIndex();
-    this.term = hs.term;
-    this.vote = hs.vote;
+    this.log.load(p.entries, p.snapshot, p.hardState.commit);
+    this.term = p.hardState.term;
+    this.vote = p.hardState.vote;
   }
 
   // ---- inputs -------------------------------------------------------------------------------
@@ -319,12 +254,8 @@ export class Raft {
    */
   readIndex(ctx: number): boolean {
     this.assertDrivable();
-    if (this.role === 'leader') {
-      this.pendingReads.push({ from: this.id, ctx });
-      return true;
-    }
-    if (this.lead === NONE || this.role !== 'follower') return false;
-    this.pendingReads.push({ from: this.id, ctx });
+    if (this.role !== 'leader' && (this.lead === NONE || this.role !== 'follower')) return false;
+    this.reads.request(this.id, ctx);
     return true;
   }
 
@@ -425,48 +356,16 @@ export class Raft {
 
   hasReady(): boolean {
     this.flush();
-    const l = this.log;
-    return (
-      this.msgs.length > 0 ||
-      this.readStates.length > 0 ||
-      l.stable < l.lastIndex() ||
-      l.pendingSnapshot !== null ||
-      l.hasNextCommitted() ||
-      this.softChanged() ||
-      this.hardChanged()
-    );
+    return this.rd.has();
   }
 
   ready(): Ready {
     this.flush();
-    const l = this.log;
-    const rd: Ready = {
-      softState: this.softChanged() ? { lead: this.lead, role: this.role } : null,
-      hardState: this.hardChanged() ? this.hardState() : null,
-      snapshot: l.pendingSnapshot,
-      entries: l.unstableEntries(),
-      committedEntries: l.nextCommitted(this.maxApplyEntries),
-      messages: this.msgs,
-      readStates: this.readStates,
-    };
-    this.readyOut = true;
-    return rd;
+    return this.rd.take();
   }
 
   advance(rd: Ready): void {
-    const l = this.log;
-    this.readyOut = false;
-    if (rd.softState) this.prevSoft = rd.softState;
-    if (rd.hardState) this.prevHard = rd.hardState;
-    if (rd.snapshot) {
-      l.applied = Math.max(l.applied, rd.snapshot.meta.index);
-      l.stable = Math.max(l.stable, rd.snapshot.meta.index);
-      if (l.pendingSnapshot === rd.snapshot) l.pendingSnapshot = null;
-    }
-    if (rd.entries.length > 0) l.stable = Math.max(l.stable, rd.entries[rd.entries.length - 1].index);
-    if (rd.committedEntries.length > 0) l.applied = rd.committedEntries[rd.committedEntries.length - 1].index;
-    if (this.msgs === rd.messages) this.msgs = [];
-    if (this.readStates === rd.readStates) this.readStates = [];
+    this.rd.advance(rd);
   }
 
   /**
@@ -487,6 +386,48 @@ export class Raft {
     // The snapshot's configuration becomes the base; later changes stay, as their entries do.
     this.confLog = [{ index, conf: snapshot.meta.conf }, ...this.confLog.filter((c) => c.index > index)];
     return { snapshot, compactedTo: l.offset };
+  }
+
+  /** The last index durable on this node (saved by the driver and advanced). */
+  stableIndex(): number {
+    return this.log.stable;
+  }
+
+  /** The last index the driver applied. */
+  appliedIndex(): number {
+    return this.log.applied;
+  }
+
+  /** This node leads, and an entry of its term has committed: its view of the log is complete. */
+  isReadyLeader(): boolean {
+    return this.role === 'leader' && this.committedInTerm();
+  }
+
+  /**
+   * How many entries before `index` a snapshot there should keep for slow followers: up to
+   * `maxEntries`, fewer if they hold more than `maxBytes` of data.
+   */
+  entriesToKeep(index: number, maxEntries: number, maxBytes: number): number {
+    const log = this.log;
+    let bytes = 0;
+    let n = 0;
+    for (let i = index; n < maxEntries && i > log.offset; i--, n++) {
+      bytes += log.entry(i).data.length;
+      if (bytes > maxBytes) break;
+    }
+    return n;
+  }
+
+  /**
+   * The driver made the snapshot at `index` durable and the state machine holds it: the core keeps
+   * only its metadata, with `placeholder` for its data (the driver reads the data back from disk to
+   * send it). Nothing happens while the core holds a newer snapshot or a received one not yet applied.
+   */
+  releaseSnapshotData(index: number, placeholder: Uint8Array): void {
+    const log = this.log;
+    const s = log.snapshot;
+    if (!s || s.meta.index !== index || s.data === placeholder || log.pendingSnapshot !== null) return;
+    log.snapshot = { meta: s.meta, data: placeholder };
   }
 
   status(): Status {
@@ -529,8 +470,7 @@ export class Raft {
     this.votes.clear();
     this.uncommittedBytes = 0;
     this.appendPending = false;
-    this.pendingReads = [];
-    this.readRounds = [];
+    this.reads.reset();
     const last = this.log.lastIndex();
     for (const id of [...this.prs.keys()]) {
       const fresh = new Progress(last + 1, this.maxInflight, this.maxInflightBytes);
@@ -558,7 +498,7 @@ export class Raft {
     this.votes.clear();
     this.role = 'pre-candidate';
     this.lead = NONE;
-    this.pendingReads = [];
+    this.reads.dropPending();
   }
 
   private becomeCandidate(): void {
@@ -674,7 +614,7 @@ export class Raft {
         this.hup(true);
         break;
       case 'read-index-resp':
-        this.handleReadIndexResp(m);
+        this.reads.answered(m);
         break;
       default:
         break;
@@ -727,7 +667,7 @@ export class Raft {
         if (pr) this.handleHeartbeatResp(m, pr);
         break;
       case 'read-index':
-        for (const ctx of m.ctxs) this.pendingReads.push({ from: m.from, ctx });
+        for (const ctx of m.ctxs) this.reads.request(m.from, ctx);
         break;
       default:
         break;
@@ -832,7 +772,7 @@ export class Raft {
       else if (pr.inflights.full()) pr.inflights.freeFirst();
     }
     if (pr.match < this.log.lastIndex() || pr.state === 'probe') this.sendAppend(m.from);
-    if (m.readRound > 0) this.ackReadRound(m.readRound, m.from);
+    if (m.readRound > 0) this.reads.ack(m.readRound, m.from, this.conf.voters, this.term);
   }
 
   // ---- replication --------------------------------------------------------------------------
@@ -915,7 +855,7 @@ export class Raft {
   }
 
   private send(m: Message): void {
-    this.msgs.push(m);
+    this.outbox.msgs.push(m);
   }
 
   // ---- time ---------------------------------------------------------------------------------
@@ -952,8 +892,7 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      const open = this.readRounds.length > 0 ? this.readRounds[this.readRounds.length - 1].seq : 0;
-      this.bcastHeartbeat(open);
+      this.bcastHeartbeat(this.reads.openRound());
     }
   }
 
@@ -969,7 +908,7 @@ export class Raft {
 
   /** Work deferred so that it is batched: proposals share one append, reads share one round. */
   private flush(): void {
-    if (this.readyOut) return;
+    if (this.rd.outstanding()) return;
     if (this.role === 'leader') {
       if (this.appendPending) {
         this.appendPending = false;
@@ -978,7 +917,11 @@ export class Raft {
           this.stepDownIfRemoved();
         } else this.bcastAppend(false);
       }
-      if (this.pendingReads.length > 0 && this.committedInTerm()) this.startReadRound();
+      // A new leader serves reads only once it has committed an entry of its term (thesis §6.4).
+      if (this.reads.hasPending() && this.committedInTerm()) {
+        const round = this.reads.startRound(this.log.committed, this.conf.voters, this.term);
+        if (round > 0) this.bcastHeartbeat(round);
+      }
     } else if (this.role === 'follower') {
       this.flushFollowerReads();
     }
@@ -988,54 +931,8 @@ export class Raft {
     return this.log.term(this.log.committed) === this.term;
   }
 
-  private startReadRound(): void {
-    const reqs = this.pendingReads;
-    this.pendingReads = [];
-    const round: ReadRound = { seq: ++this.readSeq, index: this.log.committed, reqs, acks: new Set([this.id]) };
-    if (this.conf.voters.length === 1) {
-      this.releaseReads([round]);
-      return;
-    }
-    this.readRounds.push(round);
-    this.bcastHeartbeat(round.seq);
-  }
-
-  private ackReadRound(seq: number, from: NodeId): void {
-    const k = this.readRounds.findIndex((r) => r.seq === seq);
-    if (k < 0 || !this.conf.voters.includes(from)) return;
-    const round = this.readRounds[k];
-    round.acks.add(from);
-    if (round.acks.size < majority(this.conf.voters.length)) return;
-    // A quorum confirmed our leadership after this round began, hence after every earlier one did.
-    this.releaseReads(this.readRounds.splice(0, k + 1));
-  }
-
-  private releaseReads(rounds: ReadRound[]): void {
-    for (const round of rounds) {
-      const byFollower = new Map<NodeId, number[]>();
-      for (const req of round.reqs) {
-        if (req.from === this.id) this.readStates.push({ index: round.index, ctx: req.ctx });
-        else {
-          const list = byFollower.get(req.from) ?? [];
-          list.push(req.ctx);
-          byFollower.set(req.from, list);
-        }
-      }
-      for (const [to, ctxs] of byFollower) {
-        this.send({ type: 'read-index-resp', from: this.id, to, term: this.term, index: round.index, ctxs });
-      }
-    }
-  }
-
   private flushFollowerReads(): void {
-    if (this.pendingReads.length === 0 || this.lead === NONE) return;
-    const ctxs = this.pendingReads.map((r) => r.ctx);
-    this.pendingReads = [];
-    this.send({ type: 'read-index', from: this.id, to: this.lead, term: this.term, ctxs });
-  }
-
-  private handleReadIndexResp(m: ReadIndexRespMsg): void {
-    for (const ctx of m.ctxs) this.readStates.push({ index: m.index, ctx });
+    if (this.lead !== NONE) this.reads.forward(this.lead, this.term);
   }
 
   // ---- configuration ------------------------------------------------------------------------
@@ -1098,20 +995,7 @@ export class Raft {
 
   // ---- helpers ------------------------------------------------------------------------------
 
-  private hardState(): HardState {
-    return { term: this.term, vote: this.vote, commit: this.log.committed };
-  }
-
-  private softChanged(): boolean {
-    return this.prevSoft.lead !== this.lead || this.prevSoft.role !== this.role;
-  }
-
-  private hardChanged(): boolean {
-    const h = this.prevHard;
-    return h.term !== this.term || h.vote !== this.vote || h.commit !== this.log.committed;
-  }
-
   private assertDrivable(): void {
-    if (this.readyOut) throw new Error('raft: the core was driven between ready() and advance()');
+    if (this.rd.outstanding()) throw new Error('raft: the core was driven between ready() and advance()');
   }
 }

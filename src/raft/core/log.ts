@@ -24,6 +24,54 @@ export class RaftLog {
   /** The latest snapshot this node holds: sent to followers that need compacted entries. */
   snapshot: Snapshot | null = null;
 
+  /**
+   * Restores what a node had made durable before it stopped: contiguous entries (they may start
+   * before the snapshot's index: trailing entries kept), the snapshot, and the commit index.
+   */
+  load(ents: Entry[], s: Snapshot | null, commit: number): void {
+    for (let k = 1; k < ents.length; k++) {
+      if (ents[k].index !== ents[0].index + k) {
+        throw new Error(`raft: persisted entries are not contiguous at index ${ents[k].index}`);
+      }
+    }
+    if (s) {
+      const si = s.meta.index;
+      const first = ents.length ? ents[0].index : 0;
+      const last = ents.length ? ents[ents.length - 1].index : 0;
+      if (ents.length && first <= si && last >= si) {
+        if (ents[si - first].term !== s.meta.term) {
+          throw new Error(`raft: persisted entry ${si} has term ${ents[si - first].term}, the snapshot says ${s.meta.term}`);
+        }
+        // Keep the trailing entries before the snapshot for slow followers; the first one becomes
+        // the compaction boundary because its predecessor's term is not stored.
+        this.offset = first;
+        this.offsetTerm = ents[0].term;
+        this.entries = ents.slice(1);
+      } else if (ents.length && first === si + 1) {
+        this.offset = si;
+        this.offsetTerm = s.meta.term;
+        this.entries = ents.slice();
+      } else if (ents.length === 0 || last < si) {
+        this.offset = si;
+        this.offsetTerm = s.meta.term;
+        this.entries = [];
+      } else {
+        throw new Error(`raft: persisted entries start at ${first}, after the snapshot at ${si} (a gap)`);
+      }
+      this.snapshot = s;
+      this.applied = si;
+    } else if (ents.length && ents[0].index !== 1) {
+      throw new Error(`raft: persisted entries start at ${ents[0].index} but there is no snapshot`);
+    } else {
+      this.entries = ents.slice();
+    }
+    if (commit > this.lastIndex()) {
+      throw new Error(`raft: persisted commit ${commit} is beyond the last persisted entry ${this.lastIndex()}`);
+    }
+    this.committed = Math.max(commit, this.offset, s ? s.meta.index : 0);
+    this.stable = this.lastIndex();
+  }
+
   lastIndex(): number {
     return this.offset + this.entries.length;
   }
