@@ -666,7 +666,6 @@ export class RaftNode {
     // Neither leader nor follower of anyone from now on: nothing here may act as the leader.
     this.role = 'follower';
     this.leader = NONE;
-    this.reportReadiness();
     if (this.opts.onFatal) this.opts.onFatal(err);
     else console.error(`orch: raft node stopped: ${err.message}`);
   }
