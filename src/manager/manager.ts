@@ -3,10 +3,9 @@
 // --peers list, so every manager derives the same ids from the same list.
 import { createHash } from 'node:crypto';
 import { chmodSync, renameSync, writeFileSync } from 'node:fs';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { HttpTransport, RaftNode, RaftStorage, raftRoutes, type NodeId } from '../raft/index.js';
 import { NetworkFaults } from './faults.js';
-import { IdentityStore, type Identity } from './identity-store.js';
 import { chaosRoutes } from './api/chaos.js';
 import { parseAddress } from '../api/address.js';
 import { clusterRoutes } from './api/cluster.js';
@@ -24,23 +23,23 @@ import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.j
 import { securityRoutes } from './api/security.js';
 import { apiTokenRoutes } from './api/api-tokens.js';
 import type { ManagerTls } from './tls-bootstrap.js';
-import { hasLocalTls } from '../security/local-store.js';
-import { makePrivateDataDir } from '../security/data-dir.js';
-import { testHooksFromEnv } from './test-hooks.js';
 import { kvRoutes } from './api/kv.js';
 import { serviceRoutes } from './api/services.js';
 import { taskRoutes } from './api/tasks.js';
 import { nodeRoutes } from './api/nodes.js';
-import { Reconciler } from './reconciler.js';
+import { Reconciler } from './leader/reconciler.js';
 import type { Strategy } from '../scheduler/index.js';
 import { PLACEMENT_STRATEGIES } from '../api/spec.js';
 import { Liveness } from './liveness.js';
 import { workerRoutes } from './api/node-protocol.js';
 import { managerRoutes } from './api/managers.js';
-import { joinCluster } from './join-cluster.js';
 import type { ManagerContext } from './context.js';
-import { ManagerState, type Envelope } from './state/machine.js';
-import { DEFAULT_HEAP_TRIM, HeapTrimmer, loadFullGc } from './heap-trim.js';
+import { ManagerState } from './state/machine.js';
+import { DEFAULT_HEAP_TRIM, type HeapTrimmer } from './heap-trim.js';
+import { startHeapTrim } from './heap-trim-start.js';
+import { openManagerData } from './open-data.js';
+import { DutyRunner } from './leader/runner.js';
+import { managerDuties } from './leader/duties.js';
 
 export interface ManagerOptions {
   listen: string;
@@ -106,76 +105,11 @@ export interface ManagerOptions {
 /** How long a fail-stop may spend closing connections before the owner is told regardless. */
 const FAIL_STOP_MS = 2000;
 
-/**
- * Every `everyMs`, on the ready leader: when `due()` returns a command, proposes it (one at a time).
- * A proposal that fails (leadership lost, not committed) is simply offered again, by this leader or
- * the next: the commands are idempotent by their ids.
- */
-function leaderDuty(ctx: ManagerContext, everyMs: number, due: () => Envelope | null, done: () => void = () => undefined): () => void {
-  return leaderLoop(ctx, everyMs, () => {
-    const cmd = due();
-    return cmd ? ctx.node.propose(ManagerState.encode(cmd)).then(done) : null;
-  });
-}
-
-/** Every `everyMs`, on the ready leader: runs the proposal `next()` returns, one at a time; failures are retried by the next tick. */
-function leaderLoop(ctx: ManagerContext, everyMs: number, next: () => Promise<unknown> | null): () => void {
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy || !ctx.node.isReadyLeader()) return;
-    const p = next();
-    if (!p) return;
-    busy = true;
-    p.catch(() => undefined).finally(() => (busy = false));
-  }, everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
-}
-
-/** A leader writes leader.elected once per term, so the event stream shows leader changes in log order. */
-function announceLeadership(ctx: ManagerContext, address: string): () => void {
-  return leaderDuty(ctx, 50, () => {
-    const term = ctx.node.term();
-    return ctx.state.announced.term >= term ? null : { op: 'leader.elected', ts: Date.now(), leader: ctx.self, term, address, id: `leader.${term}.${ctx.self}` };
-  });
-}
-
 /** A node down for a day is removed from the state (its certificate with it): it joins again as a new node. */
 const DEFAULT_NODE_REMOVE_AFTER_MS = 86_400_000;
 
-/**
- * The first leader of a cluster seeds its settings from its own flags (settings.init; later inits,
- * from any manager's flags, are ignored): from then on the policy is the cluster's, whoever leads.
- * The id is a manager's own, outside the namespace of clients' keys (see api/idempotency.ts).
- */
-function seedSettings(ctx: ManagerContext, log: (m: string) => void): () => void {
-  return leaderDuty(
-    ctx,
-    200,
-    () => (ctx.state.settings.settings ? null : { op: 'settings.init', ts: Date.now(), settings: { allowPrivileged: ctx.allowPrivileged === true, allowHostNetwork: true }, id: 'settings.init' }),
-    () => log(`the cluster's settings are in the replicated state: ${JSON.stringify(ctx.state.settings.settings)}`),
-  );
-}
-
 /** Certificates live 90 days, as Swarm's. */
 const DEFAULT_CERT_TTL_MS = 90 * 86_400_000;
-
-/**
- * A TLS cluster's background duties: the first leader writes the cluster's secrets into the
- * replicated state (security.init; later inits are ignored), and the certificate is renewed.
- */
-function startSecurityDuties(ctx: ManagerContext, mtls: ManagerTls, stopRenewal: () => void, log: (m: string) => void): () => void {
-  const stopInit = leaderDuty(
-    ctx,
-    200,
-    () => (ctx.state.security.secrets ? null : { op: 'security.init', ts: Date.now(), secrets: mtls.local, id: `security.init.${mtls.local.clusterId}` }),
-    () => log('the cluster\'s CA and tokens are in the replicated state'),
-  );
-  return () => {
-    stopInit();
-    stopRenewal();
-  };
-}
 
 export interface Manager {
   id: NodeId;
@@ -235,26 +169,6 @@ export function validateManagerOptions(o: ManagerOptions): { self: string; peers
   return { self, peers, id: k + 1, clusterId };
 }
 
-/**
- * --force-new-cluster: checks that this data dir holds a cluster's log and that --peers names only
- * this manager, then rewrites the identity to the new one-manager cluster. Raft then starts with
- * this manager as the only voter (over the snapshot's voter set); every entry in its log commits
- * under its first term as leader, as etcd's --force-new-cluster does.
- */
-async function forceNewCluster(o: ManagerOptions, storage: RaftStorage, known: Identity | null, next: { id: NodeId; address: string; clusterId: string }, peers: string[]): Promise<void> {
-  const refuse = async (why: string) => {
-    await storage.close();
-    throw new Error(`--force-new-cluster: ${why}`);
-  };
-  if (peers.length !== 1) await refuse(`--peers must name only this manager (${next.address}): the new cluster starts with one manager; add others later`);
-  const loaded = await storage.load();
-  if (!known || loaded.empty) await refuse(`data dir ${o.dataDir} holds no cluster data; it must be the data dir of a surviving manager`);
-  await new IdentityStore(storage).set(next);
-  console.error(
-    `orch manager: WARNING: forcing a new one-manager cluster ${next.clusterId} from the log of manager ${known!.id} (${known!.address}) of cluster ${known!.clusterId}; never start the other managers again with their old data`,
-  );
-}
-
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -284,69 +198,12 @@ function announceNewCluster(o: ManagerOptions, t: NonNullable<ManagerTls['create
 export async function startManager(o: ManagerOptions): Promise<Manager> {
   const v = validateManagerOptions(o);
   const { self, peers } = v;
-  let { id, clusterId } = v;
   const listen = parseAddress('--listen', o.listen);
-  makePrivateDataDir(o.dataDir);
-  const hooks = testHooksFromEnv();
-  const storage = await RaftStorage.open(o.dataDir, { testHookBeforeWrite: hooks.beforeWrite });
-  const identities = new IdentityStore(storage);
-  const known = await identities.get();
-  // The managers this one knows of at start: --peers, or what the cluster said when it joined.
-  let base = new Map<NodeId, string>(peers.map((p, k) => [k + 1, p]));
-  if (o.join !== undefined) {
-    try {
-      if (known) {
-        if (!known.joined) throw new Error(`--join: data dir ${o.dataDir} belongs to manager ${known.id} of cluster ${known.clusterId}, started with --peers; start it with --peers`);
-        if (known.address !== self) throw new Error(`--join: data dir ${o.dataDir} belongs to manager ${known.id} at ${known.address}, not ${self}`);
-      }
-    } catch (err) {
-      await storage.close();
-      throw err;
-    }
-  } else if (known?.joined) {
-    await storage.close();
-    throw new Error(`data dir ${o.dataDir} belongs to manager ${known.id}, which joined cluster ${known.clusterId} at run time; start it with --join`);
-  } else if (o.forceNewCluster) await forceNewCluster(o, storage, known, { id, address: self, clusterId }, peers);
-  else if (known && (known.id !== id || known.address !== self || known.clusterId !== clusterId)) {
-    await storage.close();
-    throw new Error(
-      `data dir ${o.dataDir} belongs to manager ${known.id} at ${known.address} of cluster ${known.clusterId}, not manager ${id} at ${self} of cluster ${clusterId} (check --listen/--peers, or use another --data-dir)`,
-    );
-  }
   const note = (m: string) => console.error(`${new Date().toISOString()} orch manager ${self}: ${m}`);
   const certTtlMs = o.certTtlMs ?? DEFAULT_CERT_TTL_MS;
-  // The X.509 library is loaded only for a TLS cluster.
-  const bootstrap = o.insecure ? null : await import('./tls-bootstrap.js');
-  let mtls: ManagerTls | null = null;
-  try {
-    if (o.insecure) {
-      if (hasLocalTls(o.dataDir)) throw new Error(`--insecure: data dir ${o.dataDir} belongs to a TLS cluster (it has ${o.dataDir}/tls); start it without --insecure`);
-    } else {
-      if (o.join !== undefined && !o.token && !hasLocalTls(o.dataDir)) throw new Error('--join: joining a TLS cluster needs the manager join token (--token, see "orch token manager")');
-      // A joining manager gets its certificate through the managers it was told to join through.
-      const via = o.join !== undefined ? o.join.split(',').map((a) => a.trim()).filter(Boolean) : peers;
-      mtls = await bootstrap!.bootstrapManagerTls({ dataDir: o.dataDir, self, peers: via, token: o.token, certTtlMs, hasRaftData: known !== null, log: note });
-    }
-  } catch (err) {
-    await storage.close();
-    throw err;
-  }
-  if (o.join !== undefined) {
-    // A joining manager of a TLS cluster has its certificate by now (--token): it asks over mTLS.
-    try {
-      // The addresses to join through are the user's: any manager of the cluster will do there.
-      const ident = known ?? (await joinCluster(o.join, self, mtls ? { url: (a, p) => `https://${a}${p}`, dispatcher: mtls.tls.agentFor({ role: 'manager' }) } : undefined));
-      id = ident.id;
-      clusterId = ident.clusterId;
-      base = new Map(Object.entries(ident.joined ?? {}).map(([k, a]) => [Number(k), a]));
-      if (!known) await identities.set(ident);
-    } catch (err) {
-      await storage.close();
-      await mtls?.tls.close();
-      throw err;
-    }
-  }
-  if (!known && !o.forceNewCluster && o.join === undefined) await identities.set({ id, address: self, clusterId });
+  const { storage, hooks, id, clusterId, base, mtls } = await openManagerData(o, v, certTtlMs, note);
+  // Loaded only for a TLS cluster: it brings the X.509 library.
+  const renewal = mtls ? await import('./leader/cert-renewal.js') : null;
 
   // The address book follows the replicated state (managers added and removed at run time).
   const addresses = new Map<NodeId, string>(base);
@@ -367,6 +224,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   let metrics: ManagerMetrics | null = null;
   let heapTrimmer: HeapTrimmer | null = null;
   let transport: HttpTransport | null = null;
+  let runner: DutyRunner | null = null;
   const peerIds = new Set(addresses.keys());
   state.onMembershipChange = () => {
     const next = state.membership.addresses(base);
@@ -406,6 +264,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
       snapshotSaved: () => heapTrimmer?.check(true),
     },
     onRoleChange: (role, term, leader) => app.log.info({ role, term, leader }, `manager ${id} is ${role} in term ${term}${leader ? `, leader ${leader}` : ''}`),
+    // The leader duties start and stop on this (runner is set before the node starts).
+    onReadyLeader: (term) => runner?.leadership(term),
     onFatal: (err) => {
       if (fatal) return;
       fatal = err;
@@ -482,11 +342,23 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   await app.register(serviceRoutes, { ctx });
   await app.register(taskRoutes, { ctx });
   await app.register(nodeRoutes, { ctx });
-  const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3, o.nodeRemoveAfterMs ?? DEFAULT_NODE_REMOVE_AFTER_MS);
+  const liveness = new Liveness(o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3);
   ctx.usage = (id) => liveness.usage.get(id) ?? null;
   await app.register(workerRoutes, { ctx, liveness, faults });
   const reconciler = new Reconciler(ctx, o.scheduler ?? 'spread');
   reconciler.observePlacement = (ms, n) => metrics?.observePlacement(ms, n);
+  const duties = managerDuties({
+    ctx,
+    address: self,
+    reconciler,
+    heartbeats: liveness,
+    nodeRemoveAfterMs: o.nodeRemoveAfterMs ?? DEFAULT_NODE_REMOVE_AFTER_MS,
+    tls: mtls ? { mtls, renewal: renewal!.renewOwnCertificate(o.dataDir, self, mtls, certTtlMs, note) } : undefined,
+    onRemoved,
+    note,
+    info: (m) => app.log.info(m),
+  });
+  runner = new DutyRunner({ ...duties, isReadyLeader: () => node.isReadyLeader(), log: (m) => app.log.warn(m) });
   try {
     await node.start(transport);
   } catch (err) {
@@ -494,14 +366,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     throw err;
   }
   await app.listen({ host: listen.host, port: listen.port });
-  reconciler.start();
-  liveness.start();
-  const stopAnnouncer = announceLeadership(ctx, self);
-  const stopSeeding = seedSettings(ctx, note);
-  const stopPromoter = promoteCaughtUpLearners(ctx, (m) => app.log.info(m));
-  const stopRemovalWatch = watchOwnRemoval(ctx, onRemoved);
+  runner.start();
   heapTrimmer = startHeapTrim(o.heapTrimMib ?? DEFAULT_HEAP_TRIM.minUsedBytes / 2 ** 20, node, metrics, app.log);
-  const stopSecurity = mtls ? startSecurityDuties(ctx, mtls, bootstrap!.startManagerRenewal(o.dataDir, self, mtls, certTtlMs, note), note) : () => undefined;
   if (o.insecure) app.log.warn('INSECURE: --insecure serves plain HTTP with no authentication; for development on loopback only');
   if (mtls?.created) announceNewCluster(o, mtls.created, mtls.tls.material.clusterId);
   app.log.info({ id, address: self, peers, dataDir: o.dataDir, clusterId }, `manager ${id} listening on ${o.listen}`);
@@ -529,13 +395,9 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
       while (node.isLeader() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       app.log.info({ leader: node.leaderId() }, node.isLeader() ? 'leadership transfer timed out' : `handed leadership to manager ${node.leaderId()}`);
     }
-    reconciler.stop();
-    liveness.stop();
-    stopSecurity();
-    stopAnnouncer();
-    stopSeeding();
-    stopPromoter();
-    stopRemovalWatch();
+    // After a fatal error nothing a duty has in flight can commit here: no waiting for it.
+    const dutiesStopped = runner!.stop();
+    if (healthy) await dutiesStopped;
     heapTrimmer?.stop();
     // A write that hangs (a dying disk) must not hang the shutdown: then the disk is left open.
     const idle = await node.stop(healthy ? 5000 : 500);
@@ -554,55 +416,4 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   }
   const stopManager = () => (stopping ??= stop());
   return { id, app, node, state, storage, stop: stopManager };
-}
-
-/** Starts the heap trim (heap-trim.ts) unless --heap-trim-mib is 0 or this V8 gives no full collection. */
-function startHeapTrim(mib: number, node: RaftNode, metrics: ManagerMetrics, log: FastifyBaseLogger): HeapTrimmer | null {
-  if (mib === 0) return null;
-  const gc = loadFullGc();
-  if (!gc) {
-    log.warn('heap trim is off: this node does not allow a full collection to be run (v8 --expose-gc)');
-    return null;
-  }
-  const trimmer = new HeapTrimmer({
-    policy: { ...DEFAULT_HEAP_TRIM, minUsedBytes: mib * 2 ** 20 },
-    applied: () => node.metrics.applied,
-    gc,
-    onTrim: (t) => {
-      metrics.observeHeapTrim(t);
-      log.debug(`heap trim: ${Math.round(t.beforeBytes / 2 ** 20)} -> ${Math.round(t.afterBytes / 2 ** 20)} MiB used, a ${Math.round(t.pauseMs)} ms pause`);
-    },
-  });
-  trimmer.start();
-  return trimmer;
-}
-
-/** How far (in entries) a learner may trail the commit index and still be promoted. */
-const PROMOTE_WITHIN = 200;
-
-/** The leader promotes a learner to voter once it has caught up (and answers), one at a time. */
-function promoteCaughtUpLearners(ctx: ManagerContext, log: (m: string) => void): () => void {
-  return leaderLoop(ctx, 100, () => {
-    const st = ctx.node.status();
-    if (st.confIndex > st.commit) return null;
-    const ready = st.conf.learners.find((l) => {
-      const p = st.progress[l];
-      return p !== undefined && p.recentActive && p.state === 'replicate' && st.commit - p.match <= PROMOTE_WITHIN;
-    });
-    if (ready === undefined) return null;
-    return ctx.node.proposeConfChange({ type: 'promote', id: ready }).then(() => log(`manager ${ready} caught up and was promoted to voter`));
-  });
-}
-
-/** A manager whose own log says it was removed (and that this is committed) stops. */
-function watchOwnRemoval(ctx: ManagerContext, removed: () => void): () => void {
-  let wasMember = false;
-  const timer = setInterval(() => {
-    const st = ctx.node.status();
-    const member = st.conf.voters.includes(ctx.self) || st.conf.learners.includes(ctx.self);
-    if (member) wasMember = true;
-    else if (wasMember && st.confIndex <= st.commit) removed();
-  }, 250);
-  timer.unref();
-  return () => clearInterval(timer);
 }

@@ -1,13 +1,9 @@
-// The leader-only loop that holds every service at its spec: one task per slot 1..replicas. It runs
-// only on a leader whose first entry of its term has committed (its view of the state is complete)
-// and does nothing the moment leadership is lost: every decision is a proposal that must commit.
-import type { ManagerContext } from './context.js';
+// What the reconciler (leader/reconciler.ts) must change for every service to match its spec: one
+// task per slot 1..replicas, restart policies, rolling updates, drains. Pure: no I/O,
+// and the time is an argument.
 import { newId } from './ids.js';
-import { placePending } from './placement.js';
-import type { Strategy } from '../scheduler/index.js';
 import type { ServiceSpec } from '../spec/index.js';
 import { specOf, TERMINAL, type ClusterState, type NewTask, type Service, type Task, type TaskState, type UpdateAction } from './state/cluster-state.js';
-import { ManagerState, type Envelope } from './state/machine.js';
 
 export interface ReconcileActions {
   /** The soonest something waited on (a restart delay, an update's monitor) is due, in ms. */
@@ -24,16 +20,6 @@ export interface ReconcileActions {
 
 /** Finished tasks kept per slot, for `orch get`; older ones are removed so the state stays bounded. */
 export const HISTORY_PER_SLOT = 5;
-
-/** Placements (and reasons for not placing) per task.assign entry. */
-const ASSIGN_CHUNK = 2000;
-
-/**
- * A round (plan and placement) looks at every task, so with many tasks it takes a while: the next
- * round waits at least this many times as long as the last one took, which keeps the loop's share of
- * the leader's time bounded (the Raft heartbeats and the API need the rest).
- */
-const ROUND_SPACING = 4;
 
 /** Slots of one service moved off draining nodes at the same time. */
 const DRAIN_PARALLELISM = 1;
@@ -211,119 +197,4 @@ export function restartWait(policy: ServiceSpec['restart'], previous: Task[], no
   if (policy.maxAttempts > 0 && failures > policy.maxAttempts) return -1;
   const delay = Math.min(policy.delayMs * 2 ** (failures - 1), 300_000);
   return Math.max(0, last.updatedAt + delay - now);
-}
-
-export class Reconciler {
-  private timer: NodeJS.Timeout | null = null;
-  private busy = false;
-  private lastRevision = -1;
-  /** Rounds that proposed something, for metrics and tests. */
-  rounds = 0;
-
-  /** Told how long each placement of pending tasks took (the scheduling latency metric). */
-  observePlacement: ((ms: number, tasks: number) => void) | null = null;
-  /** performance.now() before which no round starts (see ROUND_SPACING). */
-  private notBefore = 0;
-  /** Where round-robin placement continues from. */
-  private cursor: string | null = null;
-
-  constructor(
-    private readonly ctx: ManagerContext,
-    private readonly strategy: Strategy = 'spread',
-    private readonly intervalMs = 50,
-  ) {}
-
-  /** Unsubscribes from the state's changes. */
-  private unsubscribe: (() => void) | null = null;
-  /** A tick is queued (setImmediate) for a change: many changes in a row queue one. */
-  private kicked = false;
-  /** A tick is queued for when ROUND_SPACING allows the next round. */
-  private deferred: NodeJS.Timeout | null = null;
-
-  /**
-   * Ticks on every applied change of the cluster state (a new service's tasks are created, and
-   * created tasks placed, as soon as the entry before applies: on an interval alone each of those
-   * steps waited half of it on average), when ROUND_SPACING lets a held-back round go, and on the
-   * interval (restart delays, update monitors).
-   */
-  start(): void {
-    this.timer = setInterval(() => void this.tick(), this.intervalMs);
-    this.unsubscribe = this.ctx.state.onClusterChange(() => this.kick());
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    if (this.deferred) clearTimeout(this.deferred);
-    this.deferred = null;
-  }
-
-  private kick(): void {
-    if (this.kicked || !this.timer) return;
-    this.kicked = true;
-    setImmediate(() => {
-      this.kicked = false;
-      if (this.timer) void this.tick();
-    });
-  }
-
-  async tick(): Promise<void> {
-    const { node, state } = this.ctx;
-    if (this.busy || !node.isReadyLeader()) {
-      if (!node.isLeader()) this.lastRevision = -1; // a new term re-examines everything
-      return;
-    }
-    if (state.cluster.revision === this.lastRevision) return;
-    const early = this.notBefore - performance.now();
-    if (early > 0) {
-      // Held back by ROUND_SPACING: come back when it allows, not at the next interval.
-      this.deferred ??= setTimeout(() => {
-        this.deferred = null;
-        this.kick();
-      }, Math.ceil(early));
-      return;
-    }
-    this.busy = true;
-    let proposed = false;
-    const started = performance.now();
-    try {
-      const rev = state.cluster.revision;
-      const ts = Date.now();
-      const p = plan(state.cluster, ts);
-      const props: Envelope[] = [];
-      for (const x of p.updates) props.push({ op: 'service.update', ts, ...x, id: newId() });
-      if (p.shutdown.length || p.terminal.length) props.push({ op: 'task.shutdown', ts, ids: p.shutdown, terminal: p.terminal, id: newId() });
-      if (p.remove.length) props.push({ op: 'task.remove', ts, ids: p.remove, id: newId() });
-      // Batched: all new tasks of a round in one entry (chunked so an entry stays small).
-      for (let k = 0; k < p.create.length; k += 1000) props.push({ op: 'task.create', ts, tasks: p.create.slice(k, k + 1000), id: newId() });
-      // Placement is committed before any worker hears of it; tasks created this round are placed
-      // in the next one, once they exist in the committed state.
-      const t0 = performance.now();
-      const placed = placePending(state.cluster, this.strategy, (id) => this.ctx.usage?.(id) ?? null, this.cursor);
-      this.cursor = placed.cursor;
-      const n = placed.assignments.length + placed.unplaced.length;
-      if (n > 0) this.observePlacement?.(performance.now() - t0, n);
-      this.notBefore = performance.now() + ROUND_SPACING * (performance.now() - started);
-      // Chunked too: one entry of 100,000 placements would stall every manager while it applies.
-      for (let k = 0; k < placed.assignments.length || k < placed.unplaced.length; k += ASSIGN_CHUNK) {
-        props.push({ op: 'task.assign', ts, assignments: placed.assignments.slice(k, k + ASSIGN_CHUNK), unplaced: placed.unplaced.slice(k, k + ASSIGN_CHUNK), id: newId() });
-      }
-      if (props.length === 0) {
-        // Nothing to do until the state changes, unless a slot waits out a restart delay.
-        this.lastRevision = p.retryIn === undefined ? rev : -1;
-        return;
-      }
-      this.rounds++;
-      proposed = true;
-      await Promise.all(props.map((c) => node.propose(ManagerState.encode(c))));
-    } catch {
-      // Not leader any more, or the outcome is unknown: the next round looks at the committed state.
-    } finally {
-      this.busy = false;
-      // The changes this round committed were applied while it was busy: look at them now.
-      if (proposed) this.kick();
-    }
-  }
 }

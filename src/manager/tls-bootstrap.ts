@@ -82,28 +82,3 @@ export async function bootstrapManagerTls(o: BootstrapOptions): Promise<ManagerT
     created: { caDigest, admin: formatToken(caDigest, admin), readonly: formatToken(caDigest, readonly), worker: formatToken(caDigest, secrets.join.worker), manager: formatToken(caDigest, secrets.join.manager) },
   };
 }
-
-/**
- * Renews this manager's certificate once two thirds of its life are gone (checked every
- * `everyMs`), with the CA key it holds; the new one is saved and served from then on.
- */
-export function startManagerRenewal(dataDir: string, self: string, t: ManagerTls, certTtlMs: number, log: (m: string) => void, everyMs = Math.min(3_600_000, Math.max(250, certTtlMs / 20))): () => void {
-  let busy = false;
-  const timer = setInterval(() => {
-    const m = t.tls.material;
-    const v = validity(m.certPem);
-    if (busy || Date.now() < v.notBefore + ((v.notAfter - v.notBefore) * 2) / 3) return;
-    busy = true;
-    issue(t.local.ca, { cn: self, role: 'manager', clusterId: m.clusterId }, certTtlMs)
-      .then((node) => {
-        const material = { ...m, certPem: node.certPem, keyPem: node.keyPem };
-        saveLocalTls(dataDir, { material, secrets: t.local });
-        t.tls.update(material);
-        log(`renewed this manager's certificate; it expires ${new Date(validity(node.certPem).notAfter).toISOString()}`);
-      })
-      .catch((err: Error) => log(`certificate renewal failed: ${err.message}; retrying`))
-      .finally(() => (busy = false));
-  }, everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
-}

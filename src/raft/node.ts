@@ -77,6 +77,12 @@ export interface RaftNodeOptions {
   readTimeoutMs?: number;
   onRoleChange?: (role: Role, term: number, leader: NodeId) => void;
   /**
+   * Told the term when this node becomes the ready leader (isReadyLeader()), and null when it stops
+   * being one, at the end of the turn that changed it: the manager starts and stops its leader
+   * duties on it instead of each duty polling.
+   */
+  onReadyLeader?: (term: number | null) => void;
+  /**
    * The node stopped for good: a disk write failed or the state machine threw. Its state may be
    * ahead of or behind its disk, so it must not serve or vote again in this process; the owner stops
    * serving and exits (fail-stop), and other managers take over. Called once.
@@ -152,6 +158,8 @@ export class RaftNode {
   private snapshotDue = false;
   private role: Role = 'follower';
   private leader: NodeId = NONE;
+  /** The term onReadyLeader last reported (null: not the ready leader). */
+  private readyTerm: number | null = null;
   private readonly leaderWaiters = new Set<{ resolve: (id: NodeId) => void; timer: NodeJS.Timeout }>();
   /** For metrics: counters and the commit latency samples of this node's own proposals. */
   readonly metrics = { proposalsCommitted: 0, proposalsFailed: 0, leaderChanges: 0, snapshotsTaken: 0, applied: 0, turns: 0, readys: 0, saveMs: 0, entriesSaved: 0, turnMs: 0 };
@@ -379,7 +387,15 @@ export class RaftNode {
       this.metrics.turnMs += performance.now() - t0;
       this.answerSlots();
     }
+    this.reportReadiness();
     if (this.hasInput()) this.schedule();
+  }
+
+  private reportReadiness(): void {
+    const term = this.core && this.isReadyLeader() ? this.core.term : null;
+    if (term === this.readyTerm) return;
+    this.readyTerm = term;
+    this.opts.onReadyLeader?.(term);
   }
 
   private feed(): void {

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { plan, Reconciler, restartWait } from '../../src/manager/reconciler.js';
+import { plan, restartWait } from '../../src/manager/reconciler.js';
+import { Reconciler } from '../../src/manager/leader/reconciler.js';
 import type { RaftNode } from '../../src/raft/index.js';
 import { ManagerState, type Envelope } from '../../src/manager/state/machine.js';
 import type { ClusterCommand as Command } from '../../src/manager/state/cluster-state.js';
