@@ -41,7 +41,8 @@ export async function connection(o: ClientOpts): Promise<Connection> {
 
 /** A client over a connection (close it when done). */
 export function clientOf(conn: Connection, opts: ClientOptions = {}): OrchClient {
-  return new OrchClient(conn.managers, { token: conn.token, tlsConnect: conn.tlsConnect, ...opts });
+  // The CLI's TLS connector accepts only this cluster's managers: it may follow any leader hint.
+  return new OrchClient(conn.managers, { token: conn.token, tlsConnect: conn.tlsConnect, managersProvenByTls: conn.tlsConnect !== undefined, ...opts });
 }
 
 /** Runs f with a client for the managers the user named (or ORCH_MANAGER, or the cluster file). */

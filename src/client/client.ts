@@ -9,6 +9,7 @@ import type { Assignment, Assignments, HeartbeatAnswer, HeartbeatBody, NodeInfo,
 import type { ServiceView, ServiceWithTasks } from '../api/services.js';
 import type { Task, TaskListQuery } from '../api/tasks.js';
 import { LEADER_HINT, WRITE_OUTCOME, type WriteOutcome } from '../api/headers.js';
+import { isNodeAddress } from '../api/address.js';
 
 export class ApiRequestError extends Error {
   constructor(
@@ -45,6 +46,12 @@ export interface ClientOptions {
   tlsConnect?: buildConnector.connector;
   /** The API token, sent as a bearer token. */
   token?: string;
+  /**
+   * tlsConnect completes a connection only to a server holding a manager certificate of this
+   * cluster (the CLI's does): then a leader hint naming a manager outside `managers` is safe to
+   * follow, since the token is sent only after that proof. Without it, only listed managers are.
+   */
+  managersProvenByTls?: boolean;
 }
 
 export interface KvItem {
@@ -85,6 +92,9 @@ export interface ClusterSettings {
   allowHostNetwork: boolean;
 }
 
+/** A client learns at most this many managers from leader hints (a cluster has 3, 5 or 7). */
+const MAX_MANAGERS = 16;
+
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
@@ -107,6 +117,7 @@ export class OrchClient {
   private readonly timeoutMs: number;
   private readonly scheme: 'http' | 'https';
   private readonly apiToken: string | undefined;
+  private readonly managersProvenByTls: boolean;
 
   constructor(
     readonly managers: string[],
@@ -117,6 +128,7 @@ export class OrchClient {
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.scheme = opts.tlsConnect ? 'https' : 'http';
     this.apiToken = opts.token;
+    this.managersProvenByTls = opts.tlsConnect !== undefined && opts.managersProvenByTls === true;
     this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 128, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, connect: opts.tlsConnect ?? { timeout: 1_000 } });
   }
 
@@ -131,7 +143,9 @@ export class OrchClient {
    */
   private hinted(h: string | string[] | undefined): number {
     if (typeof h !== 'string' || h.length > 261) return -1;
-    return this.managers.indexOf(h);
+    const k = this.managers.indexOf(h);
+    if (k >= 0 || !this.managersProvenByTls || !isNodeAddress(h) || this.managers.length >= MAX_MANAGERS) return k;
+    return this.managers.push(h) - 1;
   }
 
   /** `call`, with the answer's status and headers. */

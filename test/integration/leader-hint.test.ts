@@ -5,6 +5,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { ProcessCluster } from '../helpers/cluster.js';
+import { clientOf, connection } from '../../src/cli/client.js';
 
 const KV_PUT = 'orch_api_request_duration_seconds_count{method="PUT",route="/v1/kv/*",status="200"}';
 
@@ -52,6 +53,16 @@ t.test('writes through a follower go to the leader once it is named, and only to
   for (let k = 0; k < writes; k++) await all.kvPut(`all/${k}`, String(k));
   t.equal((await kvPuts(c, fi)) - f0, 1, 'a client given every manager: one write through the follower');
   t.equal((await kvPuts(c, li)) - l0, writes, 'then straight to the leader');
+
+  // The CLI's client, given the follower alone: its TLS completes only with a manager of this
+  // cluster (pinned CA, manager certificate), so it may follow a hint to a manager it was not given.
+  const cli = clientOf(await connection({ manager: follower, token: c.tokens().admin }), { deadlineMs: 20_000 });
+  t.teardown(() => cli.close());
+  f0 = await kvPuts(c, fi);
+  l0 = await kvPuts(c, li);
+  for (let k = 0; k < writes; k++) await cli.kvPut(`cli/${k}`, String(k));
+  t.equal((await kvPuts(c, fi)) - f0, 1, "the CLI's client given the follower alone: one write through the follower");
+  t.equal((await kvPuts(c, li)) - l0, writes, 'then straight to the leader its TLS proved a manager');
 });
 
 t.test('the hint on the answers themselves: relayed, and on a 503 leader-changed', async (t) => {

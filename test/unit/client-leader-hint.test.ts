@@ -91,3 +91,15 @@ t.test('setManagers: a manager the cluster gave is followed', async (t) => {
   await c.kvPut('k', 'v');
   t.equal(b.seen.length, 1, 'once the cluster gave the list: followed');
 });
+
+t.test('managersProvenByTls without a TLS connector proves nothing: an outside hint is still ignored', async (t) => {
+  const [a, outside] = await fakes(t, 2);
+  const client = new OrchClient([a.address], { token: 'secret', managersProvenByTls: true, deadlineMs: 2_000 });
+  t.teardown(() => client.close());
+  a.answer = { status: 200, hint: outside.address };
+  await client.kvPut('k', 'v');
+  await client.kvPut('k', 'v');
+  t.equal(a.seen.length, 2, 'both writes went to the manager it was given');
+  t.same(outside.seen, [], 'none to the address the hint named');
+  t.same(client.managers, [a.address], 'and it did not learn it');
+});
