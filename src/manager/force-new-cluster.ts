@@ -1,4 +1,4 @@
-import type { ManagerOptions } from './manager.js';
+import type { ManagerOptions } from './options.js';
 import type { NodeId, RaftStorage } from '../raft/index.js';
 import { IdentityStore, type Identity } from './identity-store.js';
 

@@ -7,7 +7,7 @@ import { makePrivateDataDir } from '../security/data-dir.js';
 import { forceNewCluster } from './force-new-cluster.js';
 import { IdentityStore } from './identity-store.js';
 import { joinCluster } from './join-cluster.js';
-import type { ManagerOptions } from './manager.js';
+import type { ManagerOptions } from './options.js';
 import { testHooksFromEnv } from './test-hooks.js';
 import type { ManagerTls } from './tls-bootstrap.js';
 
