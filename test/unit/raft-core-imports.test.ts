@@ -5,20 +5,11 @@ import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { specifiers } from '../helpers/imports.js';
 
 // This file runs as build/test/unit/*.js; the sources are at the repository's root.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const core = join(root, 'src/raft/core');
-
-/** Every module specifier of a source: static imports and re-exports, import(), require(). */
-function specifiers(source: string): string[] {
-  const out: string[] = [];
-  const patterns = [/\b(?:import|export)\s[^'";]*?\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"`]([^'"`]+)['"`]/g, /\brequire\s*\(\s*['"`]([^'"`]+)['"`]/g];
-  for (const re of patterns) for (const m of source.matchAll(re)) out.push(m[1]);
-  // A dynamic import of a computed name cannot be checked: it is refused as well.
-  if (/\bimport\s*\(\s*[^'"`\s]/.test(source) || /\brequire\s*\(\s*[^'"`\s]/.test(source)) out.push('<computed>');
-  return out;
-}
 
 /** Why `spec`, imported by the core file `file`, leaves the core; null if it stays inside. */
 function outside(file: string, spec: string): string | null {
