@@ -9,7 +9,6 @@ import { NetworkFaults } from '../raft/faults.js';
 import { chaosRoutes } from './api/chaos.js';
 import { parseAddress } from './address.js';
 import { clusterRoutes } from './api/cluster.js';
-import { settingsRoutes } from './api/settings.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
 import { installAuth } from './api/auth.js';
@@ -19,8 +18,9 @@ import { DEFAULT_SERVER_TIMEOUTS, timeoutOptions } from '../security/server-time
 import { installIdempotencyKeyCheck } from './api/idempotency.js';
 import { uiRoutes } from './api/ui.js';
 import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.js';
-import { securityRoutes } from './api/security.js';
-import { apiTokenRoutes } from './api/api-tokens.js';
+import { joinRoutes } from './api/join.js';
+import { tokenRoutes } from './api/tokens.js';
+import { nodeRemovalRoutes } from './api/node-removal.js';
 import type { ManagerTls } from './tls-bootstrap.js';
 import { hasLocalTls } from '../security/local-store.js';
 import { makePrivateDataDir } from '../security/data-dir.js';
@@ -31,7 +31,6 @@ import { Reconciler } from './reconciler.js';
 import type { Strategy } from '../scheduler/index.js';
 import { Liveness } from './liveness.js';
 import { workerRoutes } from './api/workers.js';
-import { managerRoutes } from './api/managers.js';
 import { joinCluster } from './join-cluster.js';
 import type { ManagerContext } from './context.js';
 import { ManagerState, type Envelope } from './state/machine.js';
@@ -441,8 +440,9 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   installRequestTiming(app, metrics);
   await installWriteLimits(app, { perToken: o.rateLimitToken ?? DEFAULT_WRITE_LIMITS.perToken, perNode: o.rateLimitNode ?? DEFAULT_WRITE_LIMITS.perNode }, o.insecure === true);
   await app.register(metricsRoutes, { metrics });
-  await app.register(securityRoutes, { ctx });
-  await app.register(apiTokenRoutes, { ctx });
+  await app.register(joinRoutes, { ctx });
+  await app.register(tokenRoutes, { ctx });
+  await app.register(nodeRemovalRoutes, { ctx });
   // The Raft sender is the manager the client certificate names (auth set req.orchPeer).
   const senderOf = mtls
     ? (req: FastifyRequest) => {
@@ -462,8 +462,6 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   metrics.watchEventStreams(eventStats);
   await app.register(eventRoutes, { ctx, stats: eventStats, limits: { maxSubscribers: o.maxEventSubscribers ?? DEFAULT_EVENT_LIMITS.maxSubscribers, maxBufferedBytes: o.eventBufferBytes ?? DEFAULT_EVENT_LIMITS.maxBufferedBytes } });
   await app.register(uiRoutes);
-  await app.register(clusterRoutes, { ctx });
-  await app.register(settingsRoutes, { ctx });
   let removedHandled = false;
   const onRemoved = () => {
     if (removedHandled) return;
@@ -471,7 +469,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     app.log.warn(`manager ${id} was removed from the cluster; it stops participating`);
     setImmediate(() => void stopManager().then(() => o.onRemoved?.()));
   };
-  await app.register(managerRoutes, { ctx, clusterId, electionMs: o.electionMs ?? 1000, onRemoved });
+  await app.register(clusterRoutes, { ctx, clusterId, electionMs: o.electionMs ?? 1000, onRemoved });
   await app.register(serviceRoutes, { ctx });
   const liveness = new Liveness(ctx, o.workerHeartbeatMs ?? 1000, o.workerMissed ?? 3, o.nodeRemoveAfterMs ?? DEFAULT_NODE_REMOVE_AFTER_MS);
   ctx.usage = (id) => liveness.usage.get(id) ?? null;

@@ -4,7 +4,7 @@ import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { createCa, createRequest, fingerprint, issue, issuedBy, signRequest, subjectOfPem, validity } from '../../src/security/pki.js';
 import { formatToken, hashSecret, matchesHash, newSecret, parseToken, sameSecret } from '../../src/security/tokens.js';
-import { tableAccess } from '../../src/manager/api/auth.js';
+import { routeAccess } from '../helpers/route-access.js';
 import { managerIdentity } from '../../src/security/tls.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { loadLocalTls, saveLocalTls } from '../../src/security/local-store.js';
 import { bootstrapManagerTls } from '../../src/manager/tls-bootstrap.js';
 import { CERT_BACKDATE_MS } from '../../src/security/identity.js';
-import type { ClusterSecrets } from '../../src/manager/state/security-state.js';
+import type { ClusterSecrets } from '../../src/api/tokens.js';
 
 t.test('the CA signs a request with the subject it chooses, for the lifetime it chooses', async (t) => {
   const ca = await createCa('c0ffee0000000001');
@@ -63,13 +63,14 @@ t.test('tokens: the form, the errors, constant-time comparisons', async (t) => {
 });
 
 t.test('who may call what', async (t) => {
-  t.equal(tableAccess('POST', '/raft/messages'), 'manager');
-  t.equal(tableAccess('POST', '/v1/nodes/:id/heartbeat'), 'worker');
-  t.equal(tableAccess('POST', '/v1/join'), 'open');
-  t.equal(tableAccess('GET', '/v1/tokens/:role'), 'admin', 'a join token is a secret');
-  t.equal(tableAccess('GET', '/v1/services'), 'read');
-  t.equal(tableAccess('PATCH', '/v1/services/:id'), 'admin');
-  t.equal(tableAccess('GET', undefined), 'read', 'an unknown route needs a token too');
+  const access = await routeAccess(t);
+  t.same(await access('POST', '/raft/messages'), { access: 'manager', route: '/raft/messages' });
+  t.same(await access('POST', '/v1/nodes/0123456789ab/heartbeat'), { access: 'worker', route: '/v1/nodes/:id/heartbeat' });
+  t.same(await access('POST', '/v1/join'), { access: 'open', route: '/v1/join' });
+  t.same(await access('GET', '/v1/tokens/manager'), { access: 'admin', route: '/v1/tokens/:role' }, 'a join token is a secret');
+  t.same(await access('GET', '/v1/services'), { access: 'read', route: '/v1/services' });
+  t.same(await access('PATCH', '/v1/services/web'), { access: 'admin', route: '/v1/services/:id' });
+  t.same(await access('GET', '/no/such/route'), { access: 'read', route: null }, 'an unknown route needs a token too');
 });
 
 t.test('a client that pins the CA still wants a manager at the other end', async (t) => {

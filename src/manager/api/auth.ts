@@ -29,19 +29,6 @@ const ROUTES: Record<string, Access> = {
   'POST /raft/removed': 'manager',
   // A manager's status, for `orch cluster` gathered by any manager: its peers, or a reader.
   'GET /raft/status': 'peer-read',
-  'GET /v1/ca': 'open',
-  // The dashboard's page holds no data; it reads the API with the token the user gives it.
-  'GET /ui': 'open',
-  'GET /': 'open',
-  'POST /v1/join': 'open',
-  // A manager joining at run time: its certificate (got with the manager join token) lets it ask
-  // to be added, as itself, before its address is in the address book; an admin token may add one too.
-  'POST /v1/managers': 'manager-cert',
-  'POST /v1/certs/renew': 'member',
-  // Join tokens are secrets: admin only, though read with GET.
-  'GET /v1/tokens/:role': 'admin',
-  // API tokens' names and roles: only those who may manage them may see them.
-  'GET /v1/tokens/api': 'admin',
   'POST /v1/nodes/register': 'worker',
   'POST /v1/nodes/:id/heartbeat': 'worker',
   'GET /v1/nodes/:id/assignments': 'worker',

@@ -8,7 +8,7 @@ import { newId } from '../ids.js';
 import { CONTAINER_ID, specOf, TERMINAL, type ClusterResult, type NodeRecord, type Service, type Task } from '../state/cluster-state.js';
 import { stableIn } from '../reconciler.js';
 import { ApiError } from './errors.js';
-import { settingsOf } from './settings.js';
+import { settingsOf } from './cluster.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { untilState } from './state-wait.js';
 import { isNodeAddress } from '../address.js';
