@@ -13,22 +13,17 @@
 # the image orch/busybox:latest exists (built with `docker import` from busybox-static; no pulls).
 # Progress goes to stderr; a failure prints one line `docker-engine: error: ...` and exits non-zero.
 #
-# dockerd flags, as measured on this machine (Firecracker VM, kernel 6.18, Debian 12, docker.io
-# 20.10.24, cgroup v1 hierarchy with a cgroup2 'unified' mount, no systemd as PID 1):
+# dockerd flags (docs/development.md has the machine they were checked on):
 #   --data-root/--exec-root/-H unix://…/--pidfile  keep every file of the engine under one dir, so it
 #       never touches /var/lib/docker or /var/run/docker* and `stop` can find exactly what it started.
 #       dockerd supervises its own containerd (socket and state under the exec-root, content under the
 #       data-root) as long as no system containerd listens on /run/containerd/containerd.sock.
-#   --storage-driver overlay2  works here (overlay is in /proc/filesystems; data-root is on ext4); it
-#       is chosen when `overlay` is available, else vfs (slow, copies layers, but works everywhere).
-#   --exec-opt native.cgroupdriver=cgroupfs  there is no systemd to delegate to; dockerd picks cgroupfs
-#       by itself here, we only make it explicit. Memory and CPU limits were verified inside a container
-#       (memory.limit_in_bytes = 67108864 for -m 64m).
-#   iptables and the default bridge  work here (iptables-nft; bridge and veth links can be created),
-#       so bridge networking is left on. If iptables does not work the script adds
+#   --storage-driver overlay2 when `overlay` is available, else vfs (slow, copies layers, but works
+#       everywhere).
+#   --exec-opt native.cgroupdriver=cgroupfs  there may be no systemd to delegate to.
+#   Bridge networking stays on where it works. If iptables does not work the script adds
 #       `--iptables=false --ip-masq=false`; if a bridge link cannot be created it adds `--bridge=none`
-#       (host and none networking still work then). No flag was *needed* on this machine: dockerd with
-#       defaults started in ~1 s and ran containers on none, host and bridge networks.
+#       (host and none networking still work then).
 # Extra flags: ORCH_DOCKERD_ARGS="..."; storage driver override: ORCH_DOCKER_STORAGE_DRIVER=vfs|overlay2.
 # The docker0 bridge and the DOCKER iptables chains are machine-wide: a second private engine (another
 # ORCH_DOCKER_DIR) beside the first must not share them. But NOT with --bridge=none in the host's network
@@ -158,7 +153,7 @@ apt_install() {
   log "installed ${missing[*]} in $((SECONDS - t0)) s"
 }
 
-# The dockerd flags for this kernel (see the header for what was measured).
+# The dockerd flags for this kernel (see the header for why each).
 dockerd_args() {
   local args=(
     --data-root "$DATA" --exec-root "$EXEC" -H "$PRIVATE_HOST" --pidfile "$PIDFILE"

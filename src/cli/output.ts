@@ -3,7 +3,8 @@
 import { createRequire } from 'node:module';
 import type TableType from 'cli-table3';
 
-// Required on first use, not with the CLI: most commands print no table (17 ms of start-up).
+// Required on first use, not with the CLI: most commands print no table, and every command's
+// start-up would pay for loading it.
 const require = createRequire(import.meta.url);
 
 export function printTable(head: string[], rows: (string | number | boolean | null)[][]): void {

@@ -84,7 +84,7 @@ export async function waitService(c: OrchClient, name: string, timeoutMs: number
   let last: ServiceInfo | null = null;
   let index: number | null = null;
   const deadline = Date.now() + timeoutMs;
-  // The counts are polled (a service of 100,000 tasks lists 38 MB of them); the tasks are fetched
+  // The counts are polled (a large service's task list is tens of MB); the tasks are fetched
   // once at the end, for the answer, or for the reason a replica is pending. Each poll after the
   // first is a blocking read: it is answered as soon as the state changes (a replica ran), so the
   // wait is not rounded up to the poll period, and a quiet cluster is not asked again and again.

@@ -11,6 +11,7 @@ import { parseAddress } from './address.js';
 import { clusterRoutes } from './api/cluster.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
+import { installResponseCheck } from './api/response-check.js';
 import { installAuth } from './api/auth.js';
 import { DEFAULT_EVENT_LIMITS, eventRoutes } from './api/events.js';
 import { DEFAULT_WRITE_LIMITS, installWriteLimits } from './api/rate-limit.js';
@@ -268,8 +269,8 @@ function announceNewCluster(o: ManagerOptions, t: NonNullable<ManagerTls['create
       `  admin token:      ${t.admin}`,
       `  read-only token:  ${t.readonly}`,
       `Join tokens (also shown by "orch token worker|manager"):`,
-      `  workers:  ORCH_JOIN_TOKEN=${t.worker} orch worker --join ${o.advertise ?? o.listen} ...`,
-      `  managers: ORCH_JOIN_TOKEN=${t.manager} orch manager --peers ... ...`,
+      `  workers:  ORCH_JOIN_TOKEN=${t.worker} orch worker --join ${o.advertise ?? o.listen} --name <name> --data-dir <dir>`,
+      `  managers: ORCH_JOIN_TOKEN=${t.manager} orch manager --join ${o.advertise ?? o.listen} --listen <host:port> --data-dir <dir>`,
       '',
     ].join('\n'),
   );
@@ -434,6 +435,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   };
   installErrorHandler(app);
   installValidation(app);
+  if (hooks.checkResponses) installResponseCheck(app);
   installAuth(app, ctx);
   installIdempotencyKeyCheck(app);
   metrics = new ManagerMetrics(ctx);

@@ -3,6 +3,7 @@
 // trigger file exists, so a test picks the moment (and the manager: leader or follower) from
 // outside. Never set them in production; a manager started with one says so in its log.
 import { existsSync } from 'node:fs';
+import { CHECK_RESPONSES_ENV } from './api/response-check.js';
 
 /** Path of a file: once it exists, every synced write of the Raft storage fails with EIO. */
 export const FAIL_WRITE_ENV = 'ORCH_TEST_HOOK_FAIL_WRITE';
@@ -12,12 +13,14 @@ export const FAIL_APPLY_ENV = 'ORCH_TEST_HOOK_FAIL_APPLY';
 export interface TestHooks {
   beforeWrite?: () => void;
   beforeApply?: () => void;
+  /** Check every answer against its route's response schema (api/response-check.ts); no warning: a correct answer passes unchanged. */
+  checkResponses?: boolean;
   /** What is armed, for a warning in the log; empty when nothing is. */
   armed: string[];
 }
 
 export function testHooksFromEnv(env: NodeJS.ProcessEnv = process.env): TestHooks {
-  const hooks: TestHooks = { armed: [] };
+  const hooks: TestHooks = { armed: [], checkResponses: env[CHECK_RESPONSES_ENV] === '1' };
   const write = env[FAIL_WRITE_ENV];
   if (write) {
     hooks.armed.push(`${FAIL_WRITE_ENV}=${write}`);

@@ -38,8 +38,8 @@ export function serviceCommands(program: Command): void {
     } catch (err) {
       throw new Error(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
     }
-    // Loaded here, not with the CLI: the spec's schema and YAML parser took half of every command's
-    // start-up (about 150 of 235 ms of imports), and only this command reads a spec file.
+    // Loaded here, not with the CLI: the spec's schema and YAML parser are the heaviest imports, and
+    // only this command reads a spec file.
     const { parseSpecText, SpecError } = await import('../../spec/normalize.js');
     let spec: unknown;
     try {

@@ -72,7 +72,7 @@ export function tokenCommand(program: Command): void {
         console.log(
           role === 'worker'
             ? `To add a worker: ORCH_JOIN_TOKEN=${t.token} orch worker --join <manager> --name <name> --data-dir <dir>`
-            : `To add a manager (listed in every manager's --peers): ORCH_JOIN_TOKEN=${t.token} orch manager --peers ... --data-dir <dir>`,
+            : `To add a manager: ORCH_JOIN_TOKEN=${t.token} orch manager --join <manager> --listen <host:port> --data-dir <dir>`,
         );
       });
   }
