@@ -51,7 +51,9 @@ async function peerStatus(ctx: ManagerContext, id: NodeId, address: string): Pro
   try {
     const res = await request(ctx.net.url(address, '/raft/status'), { dispatcher: ctx.net.manager(address), headersTimeout: 500, bodyTimeout: 500, signal: AbortSignal.timeout(800) });
     if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
-    return (await res.body.json()) as ManagerStatus;
+    // Its status only: a peer's /raft/status also carries its counters, which /v1/cluster does not list.
+    const { id: i, address: a, role, term, commit, applied, reachable, leader, suffrage } = (await res.body.json()) as ManagerStatus;
+    return { id: i, address: a, role, term, commit, applied, reachable, leader, ...(suffrage ? { suffrage } : {}) };
   } catch {
     return { id, address, role: 'unknown', term: 0, commit: 0, applied: 0, reachable: false, leader: null };
   }
@@ -247,7 +249,8 @@ const managerRoutes: FastifyPluginAsyncTypebox<ClusterOptions> = async (app, { c
         }
         await propose(ctx, req, { op: 'manager.remove', ts: Date.now(), managerId: id, ...(address ? { address } : {}) });
         req.log.info({ id, address }, `manager ${id} removed`);
-        return { removed: id, address: address ?? null, conf: ctx.node.status().conf };
+        const { voters, learners } = ctx.node.status().conf;
+        return { removed: id, address: address ?? null, conf: { voters, learners } };
       });
     },
   );
