@@ -8,9 +8,9 @@
 // `stallMs` while events wait, is dropped (it resumes with Last-Event-ID).
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { EventsQuery } from '../../api/events.js';
+import { EventsQuery, type StoredEvent } from '../../api/events.js';
 import type { ManagerContext } from '../context.js';
-import type { EventLog, StoredEvent } from '../state/event-log.js';
+import type { EventLog } from '../state/event-log.js';
 import { ApiError } from './errors.js';
 import { readBarrier } from './consensus.js';
 
