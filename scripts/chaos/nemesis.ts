@@ -7,7 +7,7 @@
 // leader) removed with the API, its data wiped, and a new manager joined (new address, new id).
 import { request } from 'undici';
 import type { ProcessCluster } from '../../test/helpers/cluster.js';
-import type { FaultSpec } from '../../src/manager/faults.js';
+import type { FaultSpec } from '../../src/api/chaos.js';
 import type { OrchClient } from '../../src/client/client.js';
 import type { Random } from './random.js';
 import { until } from './until.js';

@@ -10,7 +10,16 @@ import type { ServiceView, ServiceWithTasks } from '../api/services.js';
 import type { Task, TaskListQuery } from '../api/tasks.js';
 import { LEADER_HINT, WRITE_OUTCOME, type WriteOutcome } from '../api/headers.js';
 import { isNodeAddress } from '../api/address.js';
+import type { ClusterInfo, ClusterSettings, ClusterSettingsPatch, ManagerAdded, ManagerRemoved } from '../api/cluster.js';
+import type { ErrorBody } from '../api/errors.js';
+import type { KvDeleted, KvItem } from '../api/kv.js';
+import type { ApiTokenInfo, ApiTokenRevoked, ApiTokenSecret, JoinRole, JoinToken, RenewAnswer } from '../api/tokens.js';
+import type { ServiceSpec } from '../spec/index.js';
 
+export type { ApiTokenInfo, ApiTokenSecret, ClusterInfo, ClusterSettings, KvItem };
+export type { ManagerInfo } from '../api/cluster.js';
+
+/** An error the API answered: its status, and the ErrorBody's code, message and details. */
 export class ApiRequestError extends Error {
   constructor(
     readonly status: number,
@@ -20,21 +29,6 @@ export class ApiRequestError extends Error {
   ) {
     super(message);
   }
-}
-
-/** A named API token, as listed. */
-export interface ApiTokenInfo {
-  name: string;
-  role: 'admin' | 'readonly';
-  createdAt: string;
-  rotatedAt?: string;
-}
-
-/** A named API token just made or rotated, with its secret (shown this once). */
-export interface ApiTokenSecret {
-  name: string;
-  role: 'admin' | 'readonly';
-  token: string;
 }
 
 export interface ClientOptions {
@@ -52,44 +46,6 @@ export interface ClientOptions {
    * follow, since the token is sent only after that proof. Without it, only listed managers are.
    */
   managersProvenByTls?: boolean;
-}
-
-export interface KvItem {
-  key: string;
-  value: string;
-  version: number;
-}
-
-export interface ManagerInfo {
-  id: number;
-  address: string;
-  role: string;
-  term: number;
-  commit: number;
-  applied: number;
-  reachable: boolean;
-  /** voter, learner (joined, still catching up), or none (removed) */
-  suffrage?: 'voter' | 'learner' | 'none';
-}
-
-export interface JoinedManager {
-  id: number;
-  clusterId: string;
-  managers: Record<string, string>;
-}
-
-export interface ClusterInfo {
-  leader: number | null;
-  term: number;
-  managers: ManagerInfo[];
-}
-
-/** GET /v1/cluster/settings: the cluster's policy, in the replicated state. */
-export interface ClusterSettings {
-  /** Whether specs may ask for privileged mode, extra capabilities or host paths. */
-  allowPrivileged: boolean;
-  /** Whether specs may ask for network: host. */
-  allowHostNetwork: boolean;
 }
 
 /** A client learns at most this many managers from leader hints (a cluster has 3, 5 or 7). */
@@ -176,7 +132,8 @@ export class OrchClient {
           this.preferred = hint >= 0 ? hint : k;
           return { body: json as T, status: res.statusCode, headers: res.headers };
         }
-        const e = (json as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
+        // A proxy or an older manager may answer something else: each field is checked before use.
+        const e = (json as Partial<ErrorBody> | null)?.error as Partial<ErrorBody['error']> | undefined;
         const failed = new ApiRequestError(res.statusCode, e?.code ?? `http-${res.statusCode}`, e?.message ?? `HTTP ${res.statusCode} from ${addr}`, e?.details);
         if (res.statusCode === 429) {
           // Over this caller's write budget: wait as told and ask the same manager again, if the
@@ -216,7 +173,7 @@ export class OrchClient {
     return this.call('GET', `/v1/kv/${encodeKey(key)}${opts.stale ? '?stale=true' : ''}`);
   }
 
-  kvDelete(key: string, opts: { cas?: number; idempotencyKey?: string } = {}): Promise<{ key: string; deleted: true; version: number }> {
+  kvDelete(key: string, opts: { cas?: number; idempotencyKey?: string } = {}): Promise<KvDeleted> {
     const q = opts.cas === undefined ? '' : `?cas=${opts.cas}`;
     return this.call('DELETE', `/v1/kv/${encodeKey(key)}${q}`, undefined, opts.idempotencyKey);
   }
@@ -317,7 +274,7 @@ export class OrchClient {
     return this.call('GET', `/v1/nodes/${nodeId}/assignments?since=${since}&wait=${waitMs}${session ? `&session=${session}` : ''}`);
   }
 
-  token(role: 'worker' | 'manager', rotate = false): Promise<{ role: string; token: string }> {
+  token(role: JoinRole, rotate = false): Promise<JoinToken> {
     return rotate ? this.call('POST', `/v1/tokens/${role}/rotate`) : this.call('GET', `/v1/tokens/${role}`);
   }
 
@@ -336,7 +293,7 @@ export class OrchClient {
     return this.call('POST', `/v1/tokens/api/${encodeURIComponent(name)}/rotate`);
   }
 
-  revokeApiToken(name: string): Promise<{ name: string; revoked: true }> {
+  revokeApiToken(name: string): Promise<ApiTokenRevoked> {
     return this.call('DELETE', `/v1/tokens/api/${encodeURIComponent(name)}`);
   }
 
@@ -344,7 +301,7 @@ export class OrchClient {
     return this.call('DELETE', `/v1/nodes/${encodeURIComponent(idOrName)}${force ? '?force=true' : ''}`);
   }
 
-  renewCertificate(csr: string): Promise<{ certPem: string }> {
+  renewCertificate(csr: string): Promise<RenewAnswer> {
     return this.call('POST', '/v1/certs/renew', { csr });
   }
 
@@ -371,17 +328,17 @@ export class OrchClient {
   }
 
   /** Changes the cluster's policy settings (an admin token). */
-  updateClusterSettings(patch: Partial<ClusterSettings>, idempotencyKey?: string): Promise<ClusterSettings> {
+  updateClusterSettings(patch: ClusterSettingsPatch, idempotencyKey?: string): Promise<ClusterSettings> {
     return this.call('PATCH', '/v1/cluster/settings', patch, idempotencyKey);
   }
 
   /** Adds a manager at `address` as a learner; the leader promotes it once it has caught up. */
-  addManager(address: string): Promise<JoinedManager> {
+  addManager(address: string): Promise<ManagerAdded> {
     return this.call('POST', '/v1/managers', { address });
   }
 
   /** Removes manager `id` from the cluster (the leader hands over first if it is the one). */
-  removeManager(id: number): Promise<{ removed: number; address: string | null; conf: { voters: number[]; learners: number[] } }> {
+  removeManager(id: number): Promise<ManagerRemoved> {
     return this.call('DELETE', `/v1/managers/${id}`);
   }
 

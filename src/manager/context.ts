@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { Usage } from '../api/nodes.js';
 import type { NodeId, RaftNode } from '../raft/index.js';
 import type { ManagerState } from './state/machine.js';
-import type { ClusterSecrets } from './state/security-state.js';
+import type { ClusterSecrets } from '../api/tokens.js';
 import type { TlsContext } from '../security/tls.js';
 
 /** A TLS cluster's security: absent with --insecure. */

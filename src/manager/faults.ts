@@ -2,12 +2,8 @@
 // PUT /chaos/faults and then drops Raft messages to or from chosen peers (the transport's part,
 // src/raft/faults.ts) and refuses chosen workers (the worker routes' part, here). Without that flag
 // there is no such object at all.
-import { RaftFaults, type RaftFaultSpec } from '../raft/faults.js';
-
-export interface FaultSpec extends RaftFaultSpec {
-  /** Worker node ids whose requests this manager refuses (as if unreachable). */
-  isolateWorkers?: string[];
-}
+import type { FaultSpec, FaultsInForce } from '../api/chaos.js';
+import { RaftFaults } from '../raft/faults.js';
 
 export class NetworkFaults extends RaftFaults {
   private workers = new Set<string>();
@@ -17,7 +13,7 @@ export class NetworkFaults extends RaftFaults {
     this.workers = new Set(f.isolateWorkers ?? []);
   }
 
-  override get(): Required<FaultSpec> {
+  override get(): FaultsInForce {
     return { ...super.get(), isolateWorkers: [...this.workers] };
   }
 

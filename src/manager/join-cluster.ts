@@ -2,7 +2,8 @@
 // answer is its id (new, never used before), the cluster's id and every manager's address.
 import { request, type Dispatcher } from 'undici';
 import type { Identity } from './identity-store.js';
-import type { JoinAnswer } from './api/managers.js';
+import type { ManagerAdded } from '../api/cluster.js';
+import type { ErrorBody } from '../api/errors.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,7 +30,7 @@ export async function joinCluster(via: string, self: string, net: JoinNet = PLAI
         headersTimeout: 20_000,
         bodyTimeout: 20_000,
       });
-      const body = (await res.body.json()) as JoinAnswer & { error?: { code: string; message: string } };
+      const body = (await res.body.json()) as ManagerAdded & Partial<ErrorBody>;
       if (res.statusCode === 200) return { id: body.id, address: self, clusterId: body.clusterId, joined: body.managers };
       last = `${target}: ${body.error?.code ?? res.statusCode}: ${body.error?.message ?? ''}`;
       // 4xx: the request itself is wrong (address in use, bad address); retrying will not help.

@@ -7,19 +7,18 @@ import { NetworkFaults } from './faults.js';
 import { chaosRoutes } from './api/chaos.js';
 import { parseAddress } from '../api/address.js';
 import { clusterRoutes } from './api/cluster.js';
-import { settingsRoutes } from './api/settings.js';
 import { installErrorHandler } from './api/errors.js';
 import { installValidation } from './api/validation.js';
 import { installResponseCheck } from './api/response-check.js';
-import { installAuth } from './api/auth.js';
+import { installAuth, requireDeclaredAccess } from './api/auth.js';
 import { DEFAULT_EVENT_LIMITS, eventRoutes } from './api/events.js';
 import { DEFAULT_WRITE_LIMITS, installWriteLimits } from './api/rate-limit.js';
 import { DEFAULT_SERVER_TIMEOUTS, timeoutOptions } from '../security/server-timeouts.js';
 import { installIdempotencyKeyCheck } from './api/idempotency.js';
 import { uiRoutes } from './api/ui.js';
 import { installRequestTiming, ManagerMetrics, metricsRoutes } from './metrics.js';
-import { securityRoutes } from './api/security.js';
-import { apiTokenRoutes } from './api/api-tokens.js';
+import { joinRoutes } from './api/join.js';
+import { tokenRoutes } from './api/tokens.js';
 import { kvRoutes } from './api/kv.js';
 import { serviceRoutes } from './api/services.js';
 import { taskRoutes } from './api/tasks.js';
@@ -27,7 +26,6 @@ import { nodeRoutes } from './api/nodes.js';
 import { Reconciler } from './leader/reconciler.js';
 import { Liveness } from './liveness.js';
 import { workerRoutes } from './api/node-protocol.js';
-import { managerRoutes } from './api/managers.js';
 import type { ManagerContext } from './context.js';
 import { ManagerState } from './state/machine.js';
 import { DEFAULT_HEAP_TRIM, type HeapTrimmer } from './heap-trim.js';
@@ -168,6 +166,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   };
   installErrorHandler(app);
   installValidation(app);
+  requireDeclaredAccess(app);
   if (hooks.checkResponses) installResponseCheck(app);
   installAuth(app, ctx);
   installIdempotencyKeyCheck(app);
@@ -175,8 +174,8 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   installRequestTiming(app, metrics);
   await installWriteLimits(app, { perToken: o.rateLimitToken ?? DEFAULT_WRITE_LIMITS.perToken, perNode: o.rateLimitNode ?? DEFAULT_WRITE_LIMITS.perNode }, o.insecure === true);
   await app.register(metricsRoutes, { metrics });
-  await app.register(securityRoutes, { ctx });
-  await app.register(apiTokenRoutes, { ctx });
+  await app.register(joinRoutes, { ctx });
+  await app.register(tokenRoutes, { ctx });
   // The Raft sender is the manager the client certificate names (auth set req.orchPeer).
   const senderOf = mtls
     ? (req: FastifyRequest) => {
@@ -196,8 +195,6 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
   metrics.watchEventStreams(eventStats);
   await app.register(eventRoutes, { ctx, stats: eventStats, limits: { maxSubscribers: o.maxEventSubscribers ?? DEFAULT_EVENT_LIMITS.maxSubscribers, maxBufferedBytes: o.eventBufferBytes ?? DEFAULT_EVENT_LIMITS.maxBufferedBytes } });
   await app.register(uiRoutes);
-  await app.register(clusterRoutes, { ctx });
-  await app.register(settingsRoutes, { ctx });
   let removedHandled = false;
   const onRemoved = () => {
     if (removedHandled) return;
@@ -205,7 +202,7 @@ export async function startManager(o: ManagerOptions): Promise<Manager> {
     app.log.warn(`manager ${id} was removed from the cluster; it stops participating`);
     setImmediate(() => void stopManager().then(() => o.onRemoved?.()));
   };
-  await app.register(managerRoutes, { ctx, clusterId, electionMs: o.electionMs ?? 1000, onRemoved });
+  await app.register(clusterRoutes, { ctx, clusterId, electionMs: o.electionMs ?? 1000, onRemoved });
   await app.register(serviceRoutes, { ctx });
   await app.register(taskRoutes, { ctx });
   await app.register(nodeRoutes, { ctx });

@@ -124,7 +124,8 @@ function mirrorCounter(reg: Registry[], name: string, help: string, read: () => 
 }
 
 export const metricsRoutes: FastifyPluginAsync<{ metrics: ManagerMetrics }> = async (app, { metrics }) => {
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  // Prometheus' text format, not JSON: no answer schema; a read token reads it.
+  app.get('/metrics', { config: { access: 'read' } }, async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 };
 
 /** Times every request; routes are labelled by their pattern, so ids do not make new series. */

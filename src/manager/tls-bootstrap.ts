@@ -4,7 +4,8 @@
 // from a manager that has them. On later starts the files in <data-dir>/tls are used. Managers
 // hold the CA key, so each renews its own certificate before it expires.
 import { randomBytes } from 'node:crypto';
-import { normalizeSecrets, type ClusterSecrets } from './state/security-state.js';
+import type { ClusterSecrets } from '../api/tokens.js';
+import { normalizeSecrets } from '../security/secrets.js';
 import { createCa, createRequest, fingerprint, issue, subjectOfPem, validity } from '../security/pki.js';
 import { formatToken, hashSecret, newSecret } from '../security/tokens.js';
 import { hasLocalTls, loadLocalTls, saveLocalTls } from '../security/local-store.js';

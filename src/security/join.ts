@@ -3,6 +3,8 @@
 // here. Used by `orch worker --token`, `orch manager --token`, and by the CLI to pin the CA from
 // an API token.
 import { Agent, request } from 'undici';
+import type { ErrorBody } from '../api/errors.js';
+import type { CaAnswer, JoinAnswer } from '../api/tokens.js';
 import { fingerprint } from './identity.js';
 import { parseToken } from './tokens.js';
 import { managerIdentity } from './tls.js';
@@ -20,7 +22,7 @@ export async function pinnedCa(address: string, token: string, what = '--token')
   const agent = insecureAgent();
   try {
     const res = await request(`https://${address}/v1/ca`, { dispatcher: agent });
-    const body = (await res.body.json().catch(() => null)) as { ca?: unknown } | null;
+    const body = (await res.body.json().catch(() => null)) as Partial<Record<keyof CaAnswer, unknown>> | null;
     if (res.statusCode !== 200 || typeof body?.ca !== 'string') throw new Error(`${address}: GET /v1/ca answered ${res.statusCode}, not a CA certificate`);
     let digest: string;
     try {
@@ -33,14 +35,6 @@ export async function pinnedCa(address: string, token: string, what = '--token')
   } finally {
     await agent.close();
   }
-}
-
-export interface JoinAnswer {
-  certPem: string;
-  caPem: string;
-  clusterId: string;
-  /** For a manager: the cluster's secrets (CA key, tokens). */
-  secrets?: unknown;
 }
 
 /**
@@ -59,7 +53,7 @@ export async function joinCluster(addresses: string[], token: string, body: Reco
         const agent = new Agent({ connect: { ca: caPem, checkServerIdentity: managerIdentity, timeout: 2_000 }, headersTimeout: 10_000, bodyTimeout: 10_000 });
         try {
           const res = await request(`https://${address}/v1/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, ...body }), dispatcher: agent });
-          const answer = (await res.body.json().catch(() => null)) as (JoinAnswer & { error?: { code: string; message: string } }) | null;
+          const answer = (await res.body.json().catch(() => null)) as (JoinAnswer & Partial<ErrorBody>) | null;
           if (res.statusCode === 200 && answer?.certPem) return answer;
           const why = answer?.error ? `${answer.error.message} (${answer.error.code})` : `HTTP ${res.statusCode}`;
           if (res.statusCode >= 400 && res.statusCode < 500) throw new JoinRefused(`${address} refused to let this node join: ${why}`);

@@ -5,7 +5,8 @@
 // load: a half-written or foreign set stops start-up with what is wrong and how to recover.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { normalizeSecrets, type ClusterSecrets } from '../manager/state/security-state.js';
+import type { ClusterSecrets } from '../api/tokens.js';
+import { normalizeSecrets } from './secrets.js';
 import { certificateStatus } from './identity.js';
 import type { TlsMaterial } from './tls.js';
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, buildConnector, request } from 'undici';
-import { OrchClient, type ManagerInfo } from '../../src/client/client.js';
+import type { ManagerStatus } from '../../src/api/cluster.js';
+import { OrchClient } from '../../src/client/client.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const ORCH_BIN = join(REPO_ROOT, 'bin', 'orch.js');
@@ -45,7 +46,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** What GET /raft/status answers: a manager's own view. */
-export type ManagerStatus = ManagerInfo & { leader: number | null };
+export type { ManagerStatus };
 
 export interface ClusterOptions {
   managers?: number;

@@ -7,10 +7,11 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagerState, type Envelope } from '../../src/manager/state/machine.js';
-import { SecurityState, type ClusterSecrets } from '../../src/manager/state/security-state.js';
+import type { ClusterSecrets } from '../../src/api/tokens.js';
+import { SecurityState } from '../../src/manager/state/security-state.js';
 import { findByHash, hashSecret } from '../../src/security/tokens.js';
 import { joinTokenOf } from '../../src/cli/join-token.js';
-import { tableAccess } from '../../src/manager/api/auth.js';
+import { routeAccess } from '../helpers/route-access.js';
 
 const h = (c: string) => c.repeat(64);
 const base = (api: unknown): ClusterSecrets => ({ clusterId: 'c1', ca: { certPem: 'CA', keyPem: 'KEY' }, join: { worker: 'w', manager: 'm' }, api: api as ClusterSecrets['api'] });
@@ -82,11 +83,12 @@ t.test('a secret finds its token by hash; none matches a stranger', async (t) =>
 });
 
 t.test('the API tokens\' routes are admin only, and do not clash with the join tokens\'', async (t) => {
-  t.equal(tableAccess('GET', '/v1/tokens/api'), 'admin', 'listing needs an admin token, though a GET');
-  t.equal(tableAccess('POST', '/v1/tokens/api'), 'admin');
-  t.equal(tableAccess('POST', '/v1/tokens/api/:name/rotate'), 'admin');
-  t.equal(tableAccess('DELETE', '/v1/tokens/api/:name'), 'admin');
-  t.equal(tableAccess('GET', '/v1/tokens/:role'), 'admin');
+  const access = await routeAccess(t);
+  t.same(await access('GET', '/v1/tokens/api'), { access: 'admin', route: '/v1/tokens/api' }, 'listing needs an admin token, though a GET');
+  t.same(await access('POST', '/v1/tokens/api'), { access: 'admin', route: '/v1/tokens/api' });
+  t.same(await access('POST', '/v1/tokens/api/ci/rotate'), { access: 'admin', route: '/v1/tokens/api/:name/rotate' });
+  t.same(await access('DELETE', '/v1/tokens/api/ci'), { access: 'admin', route: '/v1/tokens/api/:name' });
+  t.same(await access('GET', '/v1/tokens/worker'), { access: 'admin', route: '/v1/tokens/:role' });
 });
 
 t.test('join token from --token-file (owner-only), ORCH_JOIN_TOKEN or --token', async (t) => {

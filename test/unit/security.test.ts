@@ -4,13 +4,9 @@ import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { createCa, createRequest, fingerprint, issue, issuedBy, signRequest, subjectOfPem, validity } from '../../src/security/pki.js';
 import { formatToken, hashSecret, matchesHash, newSecret, parseToken, sameSecret } from '../../src/security/tokens.js';
-import { tableAccess } from '../../src/manager/api/auth.js';
-import { raftRoutes } from '../../src/raft/index.js';
-import { workerRoutes } from '../../src/manager/api/node-protocol.js';
-import { serviceRoutes } from '../../src/manager/api/services.js';
-import type { ManagerContext } from '../../src/manager/context.js';
-import type { Liveness } from '../../src/manager/liveness.js';
-import { declaredAccess } from '../helpers/route-access.js';
+import { routeAccess } from '../helpers/route-access.js';
+import Fastify from 'fastify';
+import { requireDeclaredAccess } from '../../src/manager/api/auth.js';
 import { managerIdentity } from '../../src/security/tls.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +14,7 @@ import { join } from 'node:path';
 import { loadLocalTls, saveLocalTls } from '../../src/security/local-store.js';
 import { bootstrapManagerTls } from '../../src/manager/tls-bootstrap.js';
 import { CERT_BACKDATE_MS } from '../../src/security/identity.js';
-import type { ClusterSecrets } from '../../src/manager/state/security-state.js';
+import type { ClusterSecrets } from '../../src/api/tokens.js';
 
 t.test('the CA signs a request with the subject it chooses, for the lifetime it chooses', async (t) => {
   const ca = await createCa('c0ffee0000000001');
@@ -69,15 +65,14 @@ t.test('tokens: the form, the errors, constant-time comparisons', async (t) => {
 });
 
 t.test('who may call what', async (t) => {
-  t.equal(await declaredAccess(raftRoutes, { self: 1, clusterId: 'c', peers: () => new Set([1]), receive: () => undefined }, 'POST', '/raft/messages'), 'manager');
-  // Registering only defines the routes: the context is never read.
-  const ctx = {} as ManagerContext;
-  t.equal(await declaredAccess(workerRoutes, { ctx, liveness: { missed: 3, heartbeatMs: 1000 } as Liveness }, 'POST', '/v1/nodes/:id/heartbeat'), 'worker');
-  t.equal(tableAccess('POST', '/v1/join'), 'open');
-  t.equal(tableAccess('GET', '/v1/tokens/:role'), 'admin', 'a join token is a secret');
-  t.equal(await declaredAccess(serviceRoutes, { ctx }, 'GET', '/v1/services'), 'read');
-  t.equal(await declaredAccess(serviceRoutes, { ctx }, 'PATCH', '/v1/services/:id'), 'admin');
-  t.equal(tableAccess('GET', undefined), 'read', 'an unknown route needs a token too');
+  const access = await routeAccess(t);
+  t.same(await access('POST', '/raft/messages'), { access: 'manager', route: '/raft/messages' });
+  t.same(await access('POST', '/v1/nodes/0123456789ab/heartbeat'), { access: 'worker', route: '/v1/nodes/:id/heartbeat' });
+  t.same(await access('POST', '/v1/join'), { access: 'open', route: '/v1/join' });
+  t.same(await access('GET', '/v1/tokens/manager'), { access: 'admin', route: '/v1/tokens/:role' }, 'a join token is a secret');
+  t.same(await access('GET', '/v1/services'), { access: 'read', route: '/v1/services' });
+  t.same(await access('PATCH', '/v1/services/web'), { access: 'admin', route: '/v1/services/:id' });
+  t.same(await access('GET', '/no/such/route'), { access: 'read', route: null }, 'an unknown route needs a token too');
 });
 
 t.test('a client that pins the CA still wants a manager at the other end', async (t) => {
@@ -110,4 +105,12 @@ t.test('a certificate that expired while its node was stopped: a manager signs i
   const foreign = await issue(other, { cn: 'aaaaaaaaaaaa', role: 'worker', clusterId }, 60_000);
   saveLocalTls(workerDir, { material: { caPem: ca.certPem, certPem: foreign.certPem, keyPem: foreign.keyPem, clusterId }, secrets: null });
   t.throws(() => loadLocalTls(workerDir), /node\.pem was not issued by ca\.pem/, 'another CA\'s certificate is named as such');
+});
+
+t.test('a route that declares no access is refused when registered', async (t) => {
+  const app = Fastify();
+  requireDeclaredAccess(app);
+  app.get('/declared', { config: { access: 'read' } }, async () => ({}));
+  t.throws(() => app.get('/undeclared', async () => ({})), /route GET \/undeclared declares no access/);
+  await app.close();
 });

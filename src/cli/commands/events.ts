@@ -1,15 +1,12 @@
 // `orch events [--follow] [--since ID] [--json]`: the cluster's events in log order, as they
 // commit. Each line starts with the event's id (INDEX-K), which --since takes to resume.
 import type { Command } from 'commander';
+import type { ErrorBody } from '../../api/errors.js';
+import type { StoredEvent } from '../../api/events.js';
 import { connection, type ClientOpts } from '../client.js';
 
-interface Ev {
-  index: number;
-  k: number;
-  ts: number;
-  type: string;
-  [key: string]: unknown;
-}
+/** An event as sent; a newer manager may send a type this CLI does not know (printed as JSON). */
+type Ev = StoredEvent | { index: number; k: number; ts: number; type: string; [key: string]: unknown };
 
 export function describeEvent(e: Ev): string {
   const head = `${e.index}-${e.k}  ${new Date(e.ts).toISOString()}  ${e.type.padEnd(7)}`;
@@ -56,7 +53,7 @@ export function eventsCommand(program: Command): void {
           continue;
         }
         if (res.statusCode !== 200) {
-          const body = (await res.body.json().catch(() => null)) as { error?: { message?: string; code?: string } } | null;
+          const body = (await res.body.json().catch(() => null)) as Partial<ErrorBody> | null;
           last = `${body?.error?.message ?? `HTTP ${res.statusCode}`} (${body?.error?.code ?? res.statusCode})`;
           if (res.statusCode !== 503) break;
           continue;

@@ -22,23 +22,6 @@ import type { Caller } from './caller.js';
 
 export type Access = 'open' | 'manager' | 'worker' | 'member' | 'read' | 'admin' | 'manager-cert' | 'peer-read';
 
-/** Routes that are not the public API; every other route is read (GET) or admin (the rest). */
-const ROUTES: Record<string, Access> = {
-  'GET /v1/ca': 'open',
-  // The dashboard's page holds no data; it reads the API with the token the user gives it.
-  'GET /ui': 'open',
-  'GET /': 'open',
-  'POST /v1/join': 'open',
-  // A manager joining at run time: its certificate (got with the manager join token) lets it ask
-  // to be added, as itself, before its address is in the address book; an admin token may add one too.
-  'POST /v1/managers': 'manager-cert',
-  'POST /v1/certs/renew': 'member',
-  // Join tokens are secrets: admin only, though read with GET.
-  'GET /v1/tokens/:role': 'admin',
-  // API tokens' names and roles: only those who may manage them may see them.
-  'GET /v1/tokens/api': 'admin',
-};
-
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call this route: declared by each route beside its schema. */
@@ -46,15 +29,20 @@ declare module 'fastify' {
   }
 }
 
-/** The route's declared access; routes not yet declaring one fall back to the table, then read/admin by method. */
+/**
+ * The route's declared access. A request that matched no route (it will be a 404) needs a token
+ * all the same, read or admin by its method: which paths exist is not told to strangers.
+ */
 export function accessOf(req: FastifyRequest): Access {
-  return req.routeOptions.config?.access ?? tableAccess(req.method, req.routeOptions.url);
+  return req.routeOptions.config?.access ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'admin');
 }
 
-/** TRANSITIONAL: the central table, until every route declares its access in its own config. */
-export function tableAccess(method: string, route: string | undefined): Access {
-  const a = route ? ROUTES[`${method} ${route}`] : undefined;
-  return a ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'admin');
+/** Every route says who may call it: one that does not is refused when it is registered, in every mode. */
+export function requireDeclaredAccess(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const access = (route.config as { access?: Access } | undefined)?.access;
+    if (!access) throw new Error(`route ${[route.method].flat().join(',')} ${route.url} declares no access (config: { access: ... })`);
+  });
 }
 
 /** The header a manager forwarding a node's request names that node in: worker:ID or manager:ADDRESS. */

@@ -1,6 +1,12 @@
 // One shape for every error the API answers: {"error": {"code", "message", "details"}}. Anything
 // the caller got wrong is a 4xx naming what was wrong; a 5xx means the cluster could not answer.
 import type { FastifyError, FastifyInstance } from 'fastify';
+import type { ErrorBody } from '../../api/errors.js';
+
+/** The body of every error answer (src/api/errors.ts). */
+function errorBody(code: string, message: string, details: unknown = null): ErrorBody {
+  return { error: { code, message, details } };
+}
 
 export class ApiError extends Error {
   constructor(
@@ -33,20 +39,20 @@ function describeValidation(context: string | undefined, items: ValidationItem[]
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     if (err instanceof ApiError) {
-      return reply.code(err.status).send({ error: { code: err.code, message: err.message, details: err.details ?? null } });
+      return reply.code(err.status).send(errorBody(err.code, err.message, err.details ?? null));
     }
     const fe = err as FastifyError;
     if (fe.validation) {
-      return reply.code(400).send({ error: { code: 'bad-request', message: describeValidation(fe.validationContext, fe.validation as ValidationItem[]), details: fe.validation } });
+      return reply.code(400).send(errorBody('bad-request', describeValidation(fe.validationContext, fe.validation as ValidationItem[]), fe.validation));
     }
     const status = fe.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      return reply.code(status).send({ error: { code: fe.code ? fe.code.toLowerCase().replace(/^fst_err_/, '').replace(/_/g, '-') : 'bad-request', message: fe.message, details: null } });
+      return reply.code(status).send(errorBody(fe.code ? fe.code.toLowerCase().replace(/^fst_err_/, '').replace(/_/g, '-') : 'bad-request', fe.message));
     }
     req.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: { code: 'internal', message: 'internal error: ' + fe.message, details: null } });
+    return reply.code(500).send(errorBody('internal', 'internal error: ' + fe.message));
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'no-route', message: `no route ${req.method} ${req.url.split('?')[0]}`, details: null } });
+    reply.code(404).send(errorBody('no-route', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
 }

@@ -7,9 +7,10 @@
 // is bounded itself. A follower that falls behind what the log keeps, or reads nothing for
 // `stallMs` while events wait, is dropped (it resumes with Last-Event-ID).
 import type { ServerResponse } from 'node:http';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { EventsQuery, type StoredEvent } from '../../api/events.js';
 import type { ManagerContext } from '../context.js';
-import type { EventLog, StoredEvent } from '../state/event-log.js';
+import type { EventLog } from '../state/event-log.js';
 import { ApiError } from './errors.js';
 import { readBarrier } from './consensus.js';
 
@@ -170,12 +171,13 @@ class EventStream {
   }
 }
 
-export const eventRoutes: FastifyPluginAsync<{ ctx: ManagerContext; limits?: Partial<EventStreamLimits>; stats?: EventStreamStats }> = async (app, { ctx, limits: given, stats: shown }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<{ ctx: ManagerContext; limits?: Partial<EventStreamLimits>; stats?: EventStreamStats }> = async (app, { ctx, limits: given, stats: shown }) => {
   const limits = { ...DEFAULT_EVENT_LIMITS, ...given };
   const stats = shown ?? { open: 0, dropped: 0 };
-  app.get<{ Querystring: { since?: string; follow?: boolean } }>(
+  app.get(
     '/v1/events',
-    { schema: { querystring: { type: 'object', properties: { since: { type: 'string', maxLength: 24 }, follow: { type: 'boolean' } }, additionalProperties: false } } },
+    // A stream of server-sent events: no JSON answer to declare.
+    { config: { access: 'read' }, schema: { querystring: EventsQuery } },
     async (req, reply) => {
       const lastId = req.headers['last-event-id'];
       const resumed = req.query.since !== undefined || lastId !== undefined;

@@ -15,7 +15,7 @@ import { stableIn } from '../reconciler.js';
 import { found, resultOf } from './cluster-result.js';
 import { ApiError } from './errors.js';
 import { plainJson } from './plain-json.js';
-import { settingsOf } from './settings.js';
+import { settingsOf } from './cluster.js';
 import { forwardIfFollower, propose, readBarrier } from './consensus.js';
 import { untilState } from './state-wait.js';
 import { upsertOutcome, WRITE_OUTCOME } from '../../api/headers.js';

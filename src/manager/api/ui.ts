@@ -60,6 +60,7 @@ tick(); setInterval(tick, 1000);
 </script></body></html>`;
 
 export const uiRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/ui', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(PAGE));
-  app.get('/', async (_req, reply) => reply.redirect('/ui'));
+  // The page holds no data; it reads the API with the token the user gives it.
+  app.get('/ui', { config: { access: 'open' } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(PAGE));
+  app.get('/', { config: { access: 'open' } }, async (_req, reply) => reply.redirect('/ui'));
 };

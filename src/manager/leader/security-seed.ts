@@ -1,5 +1,5 @@
 import type { ManagerContext } from '../context.js';
-import type { ClusterSecrets } from '../state/security-state.js';
+import type { ClusterSecrets } from '../../api/tokens.js';
 import { proposeWhenDue } from './propose-when-due.js';
 import type { IntervalDuty } from './runner.js';
 

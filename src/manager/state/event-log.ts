@@ -2,9 +2,7 @@
 // named by the index of the entry that caused it and its place among that entry's events
 // ("index-k"), so a client can resume after the last one it saw. Bounded: older events are
 // dropped, and a client asking for them learns from which point the log still has them.
-import type { ClusterEvent } from './events.js';
-
-export type StoredEvent = ClusterEvent & { index: number; k: number; ts: number };
+import type { ClusterEvent, StoredEvent } from '../../api/events.js';
 
 export class EventLog {
   private items: StoredEvent[] = [];

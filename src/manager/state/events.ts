@@ -2,13 +2,8 @@
 // touched, found by comparing them before and after it is applied (every manager applies the same
 // commands in the same order, so every manager derives the same events for a log index). Only what
 // the command can touch is compared, so the cost follows the command, not the size of the state.
+import type { ClusterEvent } from '../../api/events.js';
 import type { ClusterCommand, ClusterState } from './cluster-state.js';
-
-export type ClusterEvent =
-  | { type: 'task'; id: string; service: string; slot: number; node: string | null; from: string | null; to: string; error: string | null }
-  | { type: 'service'; action: 'created' | 'updated' | 'stopped' | 'started' | 'update-paused' | 'update-completed' | 'rolling-back' | 'rolled-back'; id: string; name: string; version: number }
-  | { type: 'node'; action: 'registered' | 'ready' | 'down' | 'active' | 'pause' | 'drain' | 'removed'; id: string; name: string }
-  | { type: 'leader'; id: number; term: number; address: string | null };
 
 function touchedTasks(c: ClusterState, cmd: ClusterCommand): string[] {
   switch (cmd.op) {

@@ -1,11 +1,7 @@
 // The key/value part of the replicated state: the cluster's config store (like Nomad's variables).
 // A key's version is the log index of its last write, so versions only grow and CAS is exact.
 
-export interface KvItem {
-  key: string;
-  value: string;
-  version: number;
-}
+import type { KvItem } from '../../api/kv.js';
 
 export type KvCommand =
   | { op: 'kv.put'; key: string; value: string; cas?: number }

@@ -3,16 +3,8 @@
 // cluster (security.init; a second init is ignored, so every manager may offer the same one) and
 // changed by rotations and by creating and revoking API tokens. Like every state, applied from
 // committed commands only.
-import { normalizeApiTokens, tokenNameProblem, type ApiRole, type ApiToken } from './api-tokens.js';
-
-export interface ClusterSecrets {
-  clusterId: string;
-  ca: { certPem: string; keyPem: string };
-  /** The secret halves of the join tokens, by the role they grant. */
-  join: { worker: string; manager: string };
-  /** The API tokens, by name; their secrets are printed once, never kept. */
-  api: ApiToken[];
-}
+import type { ApiRole, ApiTokenRecord, ClusterSecrets } from '../../api/tokens.js';
+import { normalizeSecrets, tokenNameProblem } from '../../security/secrets.js';
 
 export type SecurityCommand =
   | { op: 'security.init'; ts: number; secrets: ClusterSecrets }
@@ -24,11 +16,6 @@ export type SecurityCommand =
 export type SecurityResult =
   | { ok: true; changed: boolean }
   | { ok: false; code: 'not-initialized' | 'token-exists' | 'token-not-found' | 'bad-token-name' | 'last-admin-token'; message: string };
-
-/** Secrets as a manager got them (the state, its own file, a peer), in the current form. */
-export function normalizeSecrets(s: ClusterSecrets, createdAt = 0): ClusterSecrets {
-  return { ...s, api: normalizeApiTokens(s.api as unknown, createdAt) };
-}
 
 export class SecurityState {
   secrets: ClusterSecrets | null = null;

@@ -2,15 +2,7 @@
 // leads (a manager's own flags only seed them). Written first by the first leader of the cluster
 // from its flags (settings.init; a later init is ignored, as security.init is), then changed by an
 // admin (settings.update).
-export interface ClusterSettings {
-  /** Whether specs may ask for privileged mode, extra capabilities or host paths. */
-  allowPrivileged: boolean;
-  /**
-   * Whether specs may ask for `network: host` (the host's loopback services are then in reach);
-   * allowed unless an admin refuses it. Absent in states written before it: allowed.
-   */
-  allowHostNetwork: boolean;
-}
+import type { ClusterSettings } from '../../api/cluster.js';
 
 export type SettingsCommand =
   | { op: 'settings.init'; ts: number; settings: ClusterSettings }

@@ -1,19 +1,16 @@
-// The security routes: the CA certificate (open: a joiner pins it by its token's digest), joining
-// with a token (a signed certificate for the joiner's key), renewing a certificate, showing and
-// rotating the join tokens (admin). Removing a node, which revokes its certificate, is in nodes.ts.
-import type { FastifyPluginAsync } from 'fastify';
+// Joining: the CA certificate (open: a joiner pins it by its token's digest), joining with a join
+// token (a signed certificate for the joiner's key; a manager also gets the cluster's secrets), and
+// renewing a node's certificate. Apart from tokens.ts because these are how a node gets and keeps
+// its certificate (open or member access, the CA key at work), not tokens an admin manages.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { CaAnswer, JoinAnswer, JoinBody, RenewAnswer, RenewBody } from '../../api/tokens.js';
 import type { ManagerContext, ManagerSecurity } from '../context.js';
-import type { SecurityResult } from '../state/security-state.js';
 import { fingerprint } from '../../security/identity.js';
-import { formatToken, newSecret, parseToken, sameSecret } from '../../security/tokens.js';
+import { parseToken, sameSecret } from '../../security/tokens.js';
 import { ApiError } from './errors.js';
 import { parseAddress } from '../../api/address.js';
-import { forwardIfFollower, propose } from './consensus.js';
 
-const roleParams = { type: 'object', properties: { role: { type: 'string', enum: ['worker', 'manager'] } }, required: ['role'], additionalProperties: false } as const;
-const csr = { type: 'string', minLength: 100, maxLength: 4096 } as const;
-
-export const securityRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async (app, { ctx }) => {
+export const joinRoutes: FastifyPluginAsyncTypebox<{ ctx: ManagerContext }> = async (app, { ctx }) => {
   const need = (): ManagerSecurity => {
     if (!ctx.security) throw new ApiError(409, 'insecure', 'this cluster runs with --insecure: it has no CA, no join tokens and no API tokens');
     return ctx.security;
@@ -28,23 +25,15 @@ export const securityRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async
     }
   };
 
-  app.get('/v1/ca', async () => {
+  app.get('/v1/ca', { config: { access: 'open' }, schema: { response: { 200: CaAnswer } } }, async () => {
     const sec = need();
     return { ca: sec.secrets().ca.certPem, clusterId: sec.tls.material.clusterId };
   });
 
-  app.post<{ Body: { token: string; role: 'worker' | 'manager'; csr: string; name: string } }>(
+  app.post(
     '/v1/join',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          properties: { token: { type: 'string', maxLength: 200 }, role: { type: 'string', enum: ['worker', 'manager'] }, csr, name: { type: 'string', minLength: 1, maxLength: 253 } },
-          required: ['token', 'role', 'csr', 'name'],
-          additionalProperties: false,
-        },
-      },
-    },
+    // Open: the token in the body is what grants it.
+    { config: { access: 'open' }, schema: { body: JoinBody, response: { 200: JoinAnswer } } },
     async (req) => {
       const sec = need();
       const secrets = sec.secrets();
@@ -86,9 +75,9 @@ export const securityRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async
     },
   );
 
-  app.post<{ Body: { csr: string } }>(
+  app.post(
     '/v1/certs/renew',
-    { schema: { body: { type: 'object', properties: { csr }, required: ['csr'], additionalProperties: false } } },
+    { config: { access: 'member' }, schema: { body: RenewBody, response: { 200: RenewAnswer } } },
     async (req) => {
       const sec = need();
       const peer = req.orchPeer;
@@ -96,18 +85,4 @@ export const securityRoutes: FastifyPluginAsync<{ ctx: ManagerContext }> = async
       return { certPem: await sign(sec, req.body.csr, { cn: peer.cn, role: peer.role }) };
     },
   );
-
-  app.get<{ Params: { role: 'worker' | 'manager' } }>('/v1/tokens/:role', { schema: { params: roleParams } }, async (req) => {
-    const secrets = need().secrets();
-    return { role: req.params.role, token: formatToken(fingerprint(secrets.ca.certPem), secrets.join[req.params.role]) };
-  });
-
-  app.post<{ Params: { role: 'worker' | 'manager' } }>('/v1/tokens/:role/rotate', { schema: { params: roleParams } }, async (req, reply) => {
-    need();
-    if (await forwardIfFollower(ctx, req, reply)) return reply;
-    const res = (await propose(ctx, req, { op: 'security.rotate', ts: Date.now(), role: req.params.role, secret: newSecret() })) as SecurityResult;
-    if (!res.ok) throw new ApiError(409, res.code, res.message);
-    const secrets = need().secrets();
-    return { role: req.params.role, token: formatToken(fingerprint(secrets.ca.certPem), secrets.join[req.params.role]) };
-  });
 };
