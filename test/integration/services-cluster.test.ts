@@ -7,18 +7,9 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { ORCH_BIN, ProcessCluster } from '../helpers/cluster.js';
 import { sleep } from '../helpers/writers.js';
+import type { ServiceView } from '../../src/api/services.js';
+import type { Task } from '../../src/api/tasks.js';
 
-interface Svc {
-  id: string;
-  name: string;
-  desired: number;
-}
-interface Task {
-  id: string;
-  slot: number;
-  state: string;
-  desired: string;
-}
 
 async function getJson<T>(addr: string, path: string): Promise<T> {
   const res = await request(`http://${addr}${path}`);
@@ -54,11 +45,11 @@ t.test('a service created through a follower exists on all three managers', asyn
   const res = await request(`http://${follower}/v1/services`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'web', image: 'orch/busybox:latest', replicas: 3 }) });
   const created = await res.body.text();
   t.equal(res.statusCode, 201, `the follower forwarded the create to the leader: ${created}`);
-  const svc = JSON.parse(created) as Svc;
+  const svc = JSON.parse(created) as ServiceView;
   for (let k = 0; k < 3; k++) {
     const ok = await until(async () => (await getJson<Task[]>(c.managers[k].address, '/v1/tasks?service=web&stale=true')).length === 3);
     t.ok(ok, `manager ${k} holds the service and its 3 tasks in its own replica`);
-    t.equal((await getJson<Svc>(c.managers[k].address, '/v1/services/web?stale=true')).id, svc.id);
+    t.equal((await getJson<ServiceView>(c.managers[k].address, '/v1/services/web?stale=true')).id, svc.id);
   }
 });
 
@@ -74,10 +65,10 @@ t.test('the leader is killed while `orch start` runs: the command succeeds once'
   await c.kill(index, 'SIGKILL');
   const r = await cli;
   t.equal(r.code, 0, `orch start succeeded: ${r.stderr.trim()}`);
-  t.equal((JSON.parse(r.stdout) as Svc).name, 'web', 'and printed the service as JSON');
+  t.equal((JSON.parse(r.stdout) as ServiceView).name, 'web', 'and printed the service as JSON');
   const { index: now } = await c.waitForLeader();
   const addr = c.managers[now].address;
-  t.equal((await getJson<Svc[]>(addr, '/v1/services')).length, 1, 'exactly one service');
+  t.equal((await getJson<ServiceView[]>(addr, '/v1/services')).length, 1, 'exactly one service');
   t.ok(await until(async () => (await getJson<Task[]>(addr, '/v1/tasks?service=web')).length === 4), 'exactly 4 tasks');
   await sleep(500);
   t.equal((await getJson<Task[]>(addr, '/v1/tasks?service=web&all=true')).length, 4, 'and no extra task was ever made');
@@ -100,10 +91,10 @@ t.test('a create whose answer was lost with the leader is retried with its key a
   const { index: now } = await c.waitForLeader();
   const retry = await request(`http://${c.managers[now].address}/v1/services`, { method: 'POST', headers, body });
   t.ok(retry.statusCode === 201 || retry.statusCode === 200, `the retry answers ${retry.statusCode}`);
-  const svc = (await retry.body.json()) as Svc;
-  if (lost && lost.status === 201) t.equal((JSON.parse(lost.body) as Svc).id, svc.id, 'the same service as the first answer');
+  const svc = (await retry.body.json()) as ServiceView;
+  if (lost && lost.status === 201) t.equal((JSON.parse(lost.body) as ServiceView).id, svc.id, 'the same service as the first answer');
   else t.pass(`the first attempt got ${lost ? lost.status : 'no answer'}`);
-  t.equal((await getJson<Svc[]>(c.managers[now].address, '/v1/services')).length, 1, 'exactly one service');
+  t.equal((await getJson<ServiceView[]>(c.managers[now].address, '/v1/services')).length, 1, 'exactly one service');
   t.ok(await until(async () => (await getJson<Task[]>(c.managers[now].address, '/v1/tasks?service=api')).length === 2), 'exactly 2 tasks');
 });
 

@@ -3,19 +3,11 @@
 import t from 'tap';
 import type { Manager } from '../../src/manager/manager.js';
 import { singleManager } from '../helpers/single-manager.js';
+import type { Task } from '../../src/api/tasks.js';
 
 
-interface TaskView {
-  id: string;
-  slot: number;
-  state: string;
-  desired: string;
-  serviceName: string;
-  version: number;
-}
-
-async function tasksOf(m: Manager, service: string): Promise<TaskView[]> {
-  return (await m.app.inject({ method: 'GET', url: `/v1/tasks?service=${service}` })).json() as TaskView[];
+async function tasksOf(m: Manager, service: string): Promise<Task[]> {
+  return (await m.app.inject({ method: 'GET', url: `/v1/tasks?service=${service}` })).json() as Task[];
 }
 
 /** Waits for the reconciler: until f holds or a deadline passes. */
@@ -56,7 +48,7 @@ t.test('create, read, scale, update, stop', async (t) => {
   t.equal((down.json() as { version: number }).version, 2);
   t.ok(await until(async () => (await tasksOf(m, 'web')).length === 1), 'scaled down to 1 live task');
   t.equal((await tasksOf(m, 'web'))[0].slot, 1, 'slot 1 remains');
-  const all = (await m.app.inject({ method: 'GET', url: '/v1/tasks?service=web&all=true' })).json() as TaskView[];
+  const all = (await m.app.inject({ method: 'GET', url: '/v1/tasks?service=web&all=true' })).json() as Task[];
   t.equal(all.filter((x) => x.state === 'shutdown').length, 2, 'the others are shut down, kept as history');
 
   t.equal((await tasksOf(m, 'web'))[0].version, 1, 'a scale is not a redeploy: the task is kept');
