@@ -23,8 +23,14 @@ results="$work/results.tsv"
 for r in $(seq 1 "$rounds"); do
   for side in before after; do
     cd "$work/$side"
-    w=$(node build/scripts/bench/raft-throughput.js --no-etcd --seconds 8 --clients 16,64 2>&1 | tee /dev/stderr | grep -Eo '[0-9]+ writes/s' | grep -Eo '[0-9]+' | paste -sd' ')
-    p=$(node build/scripts/bench/schedule.js --nodes 200 --replicas 20000 2>&1 | tee /dev/stderr | grep -Eo '[0-9]+ (placements|tasks)/s' | head -1 | grep -Eo '[0-9]+')
+    # A run that fails is recorded as such (NaN) and the rounds go on; its output is on stderr.
+    node build/scripts/bench/raft-throughput.js --no-etcd --seconds 8 --clients 16,64 >"$work/run.txt" 2>&1 || true
+    cat "$work/run.txt" >&2
+    w=$(grep -Eo '[0-9]+ writes/s' "$work/run.txt" | grep -Eo '[0-9]+' | paste -sd' ' || true)
+    node build/scripts/bench/schedule.js --nodes 200 --replicas 20000 >"$work/run.txt" 2>&1 || true
+    cat "$work/run.txt" >&2
+    p=$(grep -Eo '[0-9]+ placements/s' "$work/run.txt" | head -1 | grep -Eo '[0-9]+' || true)
+    w=${w:-NaN NaN}; p=${p:-NaN}
     printf '%s\t%s\t%s\t%s\n' "$side" "$r" "$w" "$p" | tee -a "$results"
   done
 done
