@@ -4,6 +4,7 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
 import { ORCH_BIN, ProcessCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/docker-cluster.js';
 
@@ -24,6 +25,8 @@ async function createThrough(c: ProcessCluster, k: number, name: string): Promis
   } catch (err) {
     const status = (err as { status?: number }).status;
     if (status === undefined) throw err;
+    // Said where a test reads it: which refusal it was, if one was not expected.
+    t.comment(`creating ${name} through manager ${k}: ${status} ${(err as Error).message}`);
     return status;
   } finally {
     await client.close();
@@ -34,8 +37,11 @@ t.test('allow-privileged: the cluster keeps the policy it was created with, and 
   const c = await ProcessCluster.start({ managers: 3, secure: true, extraArgs: ['--allow-privileged'] });
   t.teardown(() => c.stop());
   await c.waitForLeader(30_000);
-  for (let k = 0; k < 3; k++) await until(async () => (await settingsOn(c, k))?.allowPrivileged === true, 20_000);
-  t.pass('created with --allow-privileged: every manager has allowPrivileged true in its replicated state');
+  // A manager answers its own flag until the seed is in the replicated state: wait for the leader to
+  // say the seed committed, or the restart below could come first and the cluster be seeded without it.
+  const seeded = () => c.managers.some((m) => existsSync(m.logFile) && readFileSync(m.logFile, 'utf8').includes("the cluster's settings are in the replicated state"));
+  t.ok(await until(async () => seeded(), 20_000), 'the first leader seeded the settings from its flags');
+  for (let k = 0; k < 3; k++) t.ok(await until(async () => (await settingsOn(c, k))?.allowPrivileged === true, 20_000), `manager ${k} has allowPrivileged true`);
 
   // Every manager restarted without the flag: whichever leads now was started without it.
   for (let k = 0; k < 3; k++) await c.kill(k, 'SIGTERM');
