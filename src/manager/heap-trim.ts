@@ -1,13 +1,11 @@
 // Gives back the heap a burst left behind. V8 collects its old generation only when the heap reaches
 // a limit set from what survived the last collection, and shrinks the heap on its own only when
-// allocation goes quiet (its memory reducer). A manager answering the heartbeats of a hundred nodes
-// never looks quiet to V8, so after placing 100,000 tasks (or taking a 13 MB snapshot) it kept
-// 100-200 MB of garbage resident, for as long as it ran. Here "quiet" is what the manager knows and
-// V8 does not: the Raft log stopped moving. Then, when the heap has grown well past what survived
-// the last collection, one full collection runs (150-280 ms with 100,000 tasks in the state; the
-// election timeout is 1 s and longer). Right after a snapshot the same holds whether the log is
-// quiet or not: encoding the state left its own copy of it behind as garbage, and the snapshot
-// already paused the manager for about as long.
+// allocation goes quiet (its memory reducer). A manager answering heartbeats never looks quiet to
+// V8, so after a burst (placing many tasks, taking a snapshot) its garbage stayed resident. Here
+// "quiet" is what the manager knows and V8 does not: the Raft log stopped moving. Then, when the
+// heap has grown well past what survived the last collection, one full collection runs, a pause
+// well under the election timeout (docs/performance.md has the figures). Right after a snapshot the
+// same holds whether the log is quiet or not: encoding the state left a copy of it as garbage.
 import v8 from 'node:v8';
 import vm from 'node:vm';
 

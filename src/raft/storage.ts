@@ -6,9 +6,8 @@
 // found at start-up stops the node with a message naming the data dir and the record.
 //
 // The snapshot's data is a file of its own beside the database (written, synced and renamed before
-// the record that names it is written), not a LevelDB value: a value of many megabytes is copied by
-// LevelDB into its write batch, its memtable and its compactions, which kept about 100 MB more in
-// the process for a 14 MB snapshot.
+// the record that names it is written), not a LevelDB value: LevelDB copies a large value into its
+// write batch, its memtable and its compactions, several times its size in memory.
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -4,8 +4,8 @@
 // were counted at the manager that took them from the client).
 //
 // The budgets are per manager, in a fixed one-second window. A token's default, 10,000 writes a
-// second, is over twice what the whole cluster commits (benchmarks: 2,600-5,000 writes/s from one
-// admin token), so only a runaway client meets it. A node's, 100 a second, is a hundred times a
+// second, is more than the whole cluster commits (docs/performance.md), so only a runaway client
+// meets it. A node's, 100 a second, is a hundred times a
 // worker's heartbeat (one a second) with room for its registration and retries.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';

@@ -1,6 +1,6 @@
 // Binary encodings of the Raft data that crosses a disk or a socket: entries, hard state, snapshot
-// metadata and messages. A length-prefixed binary framing was chosen over JSON by measurement
-// (scripts/bench/raft-codec.ts): entry payloads are bytes, which JSON would have to base64.
+// metadata and messages. A length-prefixed binary framing, not JSON: entry payloads are bytes,
+// which JSON would have to base64 (scripts/bench/raft-codec.ts compares them).
 //
 // Every decoder treats its input as untrusted: a short, truncated or malformed buffer raises a
 // CodecError that says what was wrong and where, never an out-of-bounds read or a half-built value.
