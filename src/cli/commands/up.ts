@@ -14,7 +14,7 @@ import { isTerminal } from '../../api/tasks.js';
 import { clientOf, connection, withClient } from '../client.js';
 import { intOption } from '../parse.js';
 import { ProgressLine } from '../progress.js';
-import { isOurs, readClusterFile, writeClusterFile, type ClusterFile, type UpProcess } from '../local/cluster-file.js';
+import { hasExited, isOurs, readClusterFile, writeClusterFile, type ClusterFile, type UpProcess } from '../local/cluster-file.js';
 import { subjectOfPem } from '../../security/identity.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -68,7 +68,7 @@ async function waitFor<T>(what: string, ms: number, f: () => Promise<T | null | 
   const end = Date.now() + ms;
   let last = '';
   while (Date.now() < end) {
-    const dead = procs.find((p) => !isOurs(p));
+    const dead = procs.find(hasExited);
     if (dead) throw new Error(`${dead.name} exited while waiting for ${what}; see ${dead.log}:\n${tail(dead.log)}`);
     try {
       const v = await f();

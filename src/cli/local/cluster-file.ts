@@ -44,3 +44,22 @@ export function isOurs(p: UpProcess): boolean {
     return false;
   }
 }
+
+/**
+ * Whether a process `up` started has exited. Not `!isOurs(p)`: while the launcher execs node, the
+ * process's /proc cmdline can read empty for a moment, which made a starting worker look dead.
+ */
+export function hasExited(p: UpProcess): boolean {
+  try {
+    process.kill(p.pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    // A zombie (exited, not yet reaped): the state letter follows the ")" that ends the command name.
+    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
