@@ -39,7 +39,7 @@ echo "side	round	writes/s (c=16 c=64)	placements/s"
 cat "$results"
 node -e '
 const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => l.split("\t"));
-const med = (xs) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN; };
+const med = (xs) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); const m = s.length >> 1; return s.length === 0 ? NaN : s.length % 2 ? s[m] : Math.round((s[m - 1] + s[m]) / 2); };
 const by = (side, f) => med(rows.filter((r) => r[0] === side).map(f));
 const cols = [["writes/s c=16", (r) => Number(r[2].split(" ")[0])], ["writes/s c=64", (r) => Number(r[2].split(" ")[1])], ["placements/s", (r) => Number(r[3])]];
 for (const [name, f] of cols) { const b = by("before", f), a = by("after", f); console.log(`${name}: before ${b}, after ${a}, after/before ${(a / b).toFixed(2)}x`); }
